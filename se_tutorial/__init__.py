@@ -1,0 +1,48 @@
+"""se_tutorial: Squeeze-and-Excitation blocks and the ResNets of the book.
+
+The package is small on purpose; each module holds one idea:
+
+* :mod:`se_tutorial.se_block` - ``SEBlock``, ``reduced_channels``, ``capture_excitations``
+* :mod:`se_tutorial.attention` - names -> attention-module factories
+* :mod:`se_tutorial.resnet_blocks` - basic and bottleneck residual blocks, with SE placement
+* :mod:`se_tutorial.models` - CIFAR-style ResNets and ResNet-50 / SE-ResNet-50
+* :mod:`se_tutorial.cost` - parameters, FLOPs and the paper's closed-form SE cost
+"""
+
+from .attention import ATTENTION_LAYERS, attention_layer
+from .cost import count_flops, count_parameters, se_block_cost, se_extra_parameters
+from .models import ResNet, cifar_resnet, from_torchvision_state_dict, resnet50, se_resnet50
+from .resnet_blocks import (
+    PLACEMENTS,
+    BasicResNetBlock,
+    BottleneckBlock,
+    SEBottleneckBlock,
+    SEResNetBlock,
+)
+from .se_block import GATES, SQUEEZES, SEBlock, capture_excitations, reduced_channels
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ATTENTION_LAYERS",
+    "GATES",
+    "PLACEMENTS",
+    "SQUEEZES",
+    "BasicResNetBlock",
+    "BottleneckBlock",
+    "ResNet",
+    "SEBlock",
+    "SEBottleneckBlock",
+    "SEResNetBlock",
+    "attention_layer",
+    "capture_excitations",
+    "cifar_resnet",
+    "count_flops",
+    "count_parameters",
+    "from_torchvision_state_dict",
+    "reduced_channels",
+    "resnet50",
+    "se_block_cost",
+    "se_extra_parameters",
+    "se_resnet50",
+]

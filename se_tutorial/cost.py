@@ -1,0 +1,98 @@
+"""What a model costs: parameters, FLOPs, and the SE paper's closed forms.
+
+FLOPs are counted by PyTorch's own ``torch.utils.flop_counter``, which counts
+matrix multiplications and convolutions (one multiply-add = 2 FLOPs) and
+ignores element-wise work. That is why SE looks almost free in FLOPs yet
+costs noticeable GPU time: its pooling and scaling are element-wise passes
+over the whole feature map, which the counter does not see
+(:func:`se_block_cost` lists them separately).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from . import _checks
+from .se_block import reduced_channels
+
+
+def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
+    """Number of scalar parameters (only those with ``requires_grad`` if asked)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def count_flops(model: nn.Module, example_input: torch.Tensor | Sequence[int]) -> int:
+    """FLOPs of one forward pass on ``example_input`` (a tensor or a shape).
+
+    The model runs in eval mode without gradients, so batch-norm statistics
+    are left untouched; its training flag is restored afterwards.
+    """
+    if not isinstance(example_input, torch.Tensor):
+        shape = [_checks.positive_int("example_input shape", int(d)) for d in example_input]
+        parameter = next(model.parameters(), None)
+        example_input = torch.zeros(
+            shape,
+            device=parameter.device if parameter is not None else None,
+            dtype=parameter.dtype if parameter is not None else None,
+        )
+    was_training = model.training
+    model.eval()
+    try:
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            model(example_input)
+    finally:
+        model.train(was_training)
+    return counter.get_total_flops()
+
+
+def se_extra_parameters(
+    stage_depths: Sequence[int], stage_channels: Sequence[int], reduction_ratio: int
+) -> float:
+    """The SENet paper's count of parameters SE adds: ``2/r * sum_s N_s * C_s**2``.
+
+    ``N_s`` is the number of blocks in stage ``s`` and ``C_s`` their output
+    channels. Exact for bias-free SE blocks when ``r`` divides every ``C_s``;
+    for ResNet-50 at ``r = 16`` it is 2,514,944.
+    """
+    reduction_ratio = _checks.positive_int("reduction_ratio", reduction_ratio)
+    if len(stage_depths) != len(stage_channels):
+        raise ValueError(
+            f"stage_depths and stage_channels must have equal length, "
+            f"got {len(stage_depths)} and {len(stage_channels)}."
+        )
+    total = sum(
+        _checks.positive_int("stage_depths", n) * _checks.positive_int("stage_channels", c) ** 2
+        for n, c in zip(stage_depths, stage_channels, strict=True)
+    )
+    return 2 * total / reduction_ratio
+
+
+@dataclass(frozen=True)
+class SEBlockCost:
+    """Cost of one SE block on a ``(C, H, W)`` feature map, per sample."""
+
+    hidden_channels: int
+    parameters: int  #: weights of W1 and W2 (no biases)
+    excitation_flops: int  #: the two matrix products, 2 FLOPs per multiply-add
+    squeeze_ops: int  #: additions of global average pooling, ``C * H * W``
+    scale_ops: int  #: multiplications of the scale step, ``C * H * W``
+
+
+def se_block_cost(channels: int, reduction_ratio: int, height: int, width: int) -> SEBlockCost:
+    """Closed-form cost of ``SEBlock(channels, reduction_ratio)`` on an ``H x W`` map."""
+    hidden = reduced_channels(channels, reduction_ratio)
+    area = _checks.positive_int("height", height) * _checks.positive_int("width", width)
+    weights = 2 * channels * hidden
+    return SEBlockCost(
+        hidden_channels=hidden,
+        parameters=weights,
+        excitation_flops=2 * weights,
+        squeeze_ops=channels * area,
+        scale_ops=channels * area,
+    )

@@ -1,0 +1,150 @@
+"""The Squeeze-and-Excitation block (Hu et al., "Squeeze-and-Excitation
+Networks", CVPR 2018 / TPAMI 2019).
+
+For an input ``x`` of shape ``(N, C, H, W)`` the block computes, per sample:
+
+* squeeze (Eq. 2):    ``z_c = 1/(H W) * sum_ij x_c(i, j)``         -> ``(N, C)``
+* excitation (Eq. 3): ``s = gate(W2 @ relu(W1 @ z))``              -> ``(N, C)``
+* scale (Eq. 4):      ``out_c = s_c * x_c``                        -> ``(N, C, H, W)``
+
+``W1`` has shape ``(C/r, C)`` and ``W2`` has shape ``(C, C/r)``, where ``r``
+is the reduction ratio. The paper's ablations swap the squeeze operator (average
+or max pooling) and the gate (sigmoid, ReLU, tanh); both are options here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from . import _checks
+
+#: The gates of the paper's Table 12 (plus the cheap hard sigmoid used by
+#: MobileNetV3). Each maps excitation logits ``(N, C)`` to channel weights.
+GATES: dict[str, Callable[[], nn.Module]] = {
+    "sigmoid": nn.Sigmoid,
+    "hard_sigmoid": nn.Hardsigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+}
+
+#: Squeeze operators of the paper's Table 11: ``(N, C, H, W) -> (N, C)``.
+SQUEEZES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "avg": lambda x: x.mean(dim=(2, 3)),
+    "max": lambda x: x.amax(dim=(2, 3)),
+}
+
+
+def reduced_channels(channels: int, reduction_ratio: int) -> int:
+    """Width of the excitation bottleneck: ``channels // reduction_ratio``.
+
+    Small layers would get zero hidden units (16 channels at ``r=32``), so when
+    ``channels <= reduction_ratio`` the bottleneck halves the channels instead,
+    keeping at least one unit.
+
+    >>> reduced_channels(256, 16), reduced_channels(16, 16), reduced_channels(1, 16)
+    (16, 8, 1)
+    """
+    channels = _checks.positive_int("channels", channels)
+    reduction_ratio = _checks.positive_int("reduction_ratio", reduction_ratio)
+    if channels <= reduction_ratio:
+        return max(channels // 2, 1)
+    return channels // reduction_ratio
+
+
+class SEBlock(nn.Module):
+    """Squeeze-and-Excitation channel attention.
+
+    Args:
+        channels: ``C``, the number of input (and output) channels.
+        reduction_ratio: ``r``; the bottleneck has ``reduced_channels(C, r)`` units.
+        hidden_channels: set the bottleneck width directly (overrides ``r``).
+        squeeze: ``"avg"`` (global average pooling, the paper's choice) or ``"max"``.
+        gate: ``"sigmoid"`` (the paper's sigma), ``"hard_sigmoid"``, ``"tanh"`` or ``"relu"``.
+        bias: give both Linear layers a bias (the seed tutorial uses none).
+
+    Shape:
+        input ``(N, C, H, W)`` of any float dtype and memory format;
+        output has the same shape, dtype and memory format.
+
+    The channel weights ``s`` leave the ``gate`` submodule, so a forward hook
+    on ``block.gate`` (or :func:`capture_excitations`) reads them without
+    changing the output.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        reduction_ratio: int = 16,
+        *,
+        hidden_channels: int | None = None,
+        squeeze: str = "avg",
+        gate: str = "sigmoid",
+        bias: bool = False,
+    ) -> None:
+        super().__init__()
+        self.channels = _checks.positive_int("channels", channels)
+        self.reduction_ratio = _checks.positive_int("reduction_ratio", reduction_ratio)
+        if hidden_channels is None:
+            hidden_channels = reduced_channels(channels, reduction_ratio)
+        self.hidden_channels = _checks.positive_int("hidden_channels", hidden_channels)
+        self.squeeze_name = _checks.choice("squeeze", squeeze, SQUEEZES)
+        self.gate_name = _checks.choice("gate", gate, GATES)
+
+        self.fc1 = nn.Linear(channels, self.hidden_channels, bias=bias)  # W1: C -> C/r
+        self.act = nn.ReLU(inplace=True)  # delta in Eq. 3
+        self.fc2 = nn.Linear(self.hidden_channels, channels, bias=bias)  # W2: C/r -> C
+        self.gate = GATES[gate]()  # sigma in Eq. 3
+
+    def excitation(self, x: torch.Tensor) -> torch.Tensor:
+        """Channel weights ``s`` for input ``x``: ``(N, C, H, W) -> (N, C)``."""
+        _checks.feature_map(x, self.channels, "SEBlock")
+        z = SQUEEZES[self.squeeze_name](x)  # squeeze: (N, C, H, W) -> (N, C)
+        return self.gate(self.fc2(self.act(self.fc1(z))))  # excite: (N, C) -> (N, C)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.excitation(x)  # (N, C)
+        return x * s[:, :, None, None]  # scale: broadcast over H and W
+
+    def extra_repr(self) -> str:
+        return (
+            f"channels={self.channels}, reduction_ratio={self.reduction_ratio}, "
+            f"hidden_channels={self.hidden_channels}, squeeze={self.squeeze_name!r}, "
+            f"gate={self.gate_name!r}"
+        )
+
+
+@contextmanager
+def capture_excitations(model: nn.Module) -> Iterator[dict[str, torch.Tensor]]:
+    """Record the channel weights of every :class:`SEBlock` inside ``model``.
+
+    Yields a dict that each forward pass fills with ``{block name: s}``, where
+    ``s`` is the detached ``(N, C)`` excitation of that pass. The hooks are
+    removed on exit, and the model's outputs are unchanged::
+
+        with capture_excitations(model) as excitations:
+            model(images)
+        excitations["layer3.0.attention"].shape   # (N, C)
+    """
+    captured: dict[str, torch.Tensor] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if isinstance(module, SEBlock):
+
+            def record(_module, _inputs, output, name=name or "se"):
+                captured[name] = output.detach()
+
+            handles.append(module.gate.register_forward_hook(record))
+    if not handles:
+        raise ValueError(
+            f"{type(model).__name__} contains no SEBlock, so there are no "
+            "excitations to capture; pass a model built with SE attention."
+        )
+    try:
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()

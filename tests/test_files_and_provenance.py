@@ -1,0 +1,33 @@
+"""Atomic writes and provenance records."""
+
+import pytest
+
+from se_tutorial.files import atomic_write, atomic_write_text
+from se_tutorial.provenance import provenance
+
+
+def test_atomic_write_replaces_the_file_whole(tmp_path):
+    path = atomic_write_text(tmp_path / "sub" / "result.json", "first")
+    atomic_write_text(path, "second")
+    assert path.read_text() == "second"
+    assert [p.name for p in path.parent.iterdir()] == ["result.json"]
+
+
+def test_a_crash_while_writing_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = atomic_write_text(tmp_path / "result.json", "good")
+
+    def crash(file):
+        file.write(b"half of a")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, crash)
+    assert path.read_text() == "good"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_provenance_names_commit_versions_device_and_date():
+    record = provenance("cpu")
+    assert set(record) == {"commit", "torch", "python", "device", "date"}
+    assert record["device"].startswith("CPU") and record["date"].endswith("+00:00")
+    assert record["commit"]
