@@ -31,9 +31,23 @@ GATES: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
 }
 
+
+def global_average_pool(x: torch.Tensor) -> torch.Tensor:
+    """Eq. 2, the spatial mean of each channel: ``(N, C, H, W) -> (N, C)``.
+
+    Written as a float32 sum times ``1 / (H W)`` rather than ``x.mean``: the
+    backward pass of a sum is a free broadcast, where that of ``mean`` writes
+    a divided copy of the full feature map (about 25% of the block's CPU time
+    in ``benchmarks/se_block_speed.py``), and summing in at least float32 keeps
+    a float16 map of 56x56 from overflowing.
+    """
+    total = x.sum(dim=(2, 3), dtype=torch.promote_types(x.dtype, torch.float32))
+    return (total / (x.shape[2] * x.shape[3])).to(x.dtype)
+
+
 #: Squeeze operators of the paper's Table 11: ``(N, C, H, W) -> (N, C)``.
 SQUEEZES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "avg": lambda x: x.mean(dim=(2, 3)),
+    "avg": global_average_pool,
     "max": lambda x: x.amax(dim=(2, 3)),
 }
 

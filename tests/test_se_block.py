@@ -235,3 +235,12 @@ def test_bad_input_tensors_name_the_problem(x, message):
 def test_non_tensor_input_is_a_type_error():
     with pytest.raises(TypeError, match=r"torch\.Tensor"):
         SEBlock(16)([[1.0]])
+
+
+def test_average_squeeze_does_not_overflow_in_float16():
+    from se_tutorial.se_block import global_average_pool
+
+    x = torch.full((1, 4, 56, 56), 30.0, dtype=torch.float16)  # the sum, 94080, exceeds float16's max
+    z = global_average_pool(x)
+    assert z.dtype == torch.float16
+    torch.testing.assert_close(z, torch.full((1, 4), 30.0, dtype=torch.float16))

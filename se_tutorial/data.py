@@ -1,0 +1,342 @@
+"""Datasets as tensors, and a loader that keeps them on the training device.
+
+:func:`load_dataset` finds Fashion-MNIST (or CIFAR-10) and returns it as
+``uint8`` tensors. :class:`DeviceLoader` moves those tensors to the device once
+and makes every batch there - shuffling, random translation, horizontal flip
+and random erasing are a few batched tensor operations, with no per-sample
+Python - which is what keeps a GPU busy on a 28x28 dataset.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torchvision
+from torchvision.datasets.mnist import read_image_file, read_label_file
+
+from . import _checks
+from .files import atomic_write
+
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]  # fmt: skip
+FASHION_MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+FASHION_MNIST_SIZES = {"train": 60_000, "test": 10_000}
+#: Where Debian's and Ubuntu's ``dataset-fashion-mnist`` package puts the files.
+SYSTEM_FASHION_MNIST_DIRS = [Path("/usr/share/datasets/fashion-mnist")]
+#: Per-channel mean and standard deviation of the training images, in [0, 1] units.
+NORMALIZATION = {
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+DATASETS = tuple(NORMALIZATION)
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """No copy of the dataset was found and none could be downloaded."""
+
+
+class CorruptDatasetError(ValueError):
+    """A dataset file exists but cannot be read (truncated or damaged)."""
+
+
+@dataclass
+class ImageDataset:
+    """A labelled image dataset held as CPU tensors.
+
+    Images are ``uint8`` of shape ``(N, C, H, W)``; labels are ``int64`` ``(N,)``.
+    """
+
+    name: str
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    classes: list[str]
+    source: str  #: where the files were found, for the reader and the results
+
+    @property
+    def in_channels(self) -> int:
+        return self.train_images.shape[1]
+
+
+def data_roots() -> list[tuple[Path, str]]:
+    """Folders searched for data, in order, each with a description."""
+    roots = []
+    if os.environ.get("SE_TUTORIAL_DATA"):
+        roots.append((Path(os.environ["SE_TUTORIAL_DATA"]), "$SE_TUTORIAL_DATA"))
+    roots.append((Path("data"), "./data"))
+    return roots
+
+
+def cache_dir() -> Path:
+    """Where decompressed copies are kept: ``$SE_TUTORIAL_CACHE`` or ``~/.cache/se_tutorial``."""
+    return Path(os.environ.get("SE_TUTORIAL_CACHE") or Path.home() / ".cache" / "se_tutorial")
+
+
+def _fashion_mnist_folder(folder: Path) -> Path | None:
+    """The folder itself, or torchvision's ``FashionMNIST/raw`` below it, if it holds all four files."""
+    for candidate in (folder, folder / "FashionMNIST" / "raw"):
+        if all(
+            (candidate / name).is_file() or (candidate / f"{name}.gz").is_file()
+            for name in FASHION_MNIST_FILES.values()
+        ):
+            return candidate
+    return None
+
+
+def _raw_file(folder: Path, name: str) -> Path:
+    """Path of the uncompressed file ``name``, decompressing ``name.gz`` into the cache if needed."""
+    if (folder / name).is_file():
+        return folder / name
+    compressed = folder / f"{name}.gz"
+    target = cache_dir() / "fashion-mnist" / name
+    if target.is_file() and target.stat().st_mtime >= compressed.stat().st_mtime:
+        return target
+    try:
+        with gzip.open(compressed, "rb") as source:
+            atomic_write(target, lambda file: shutil.copyfileobj(source, file))
+    except (OSError, EOFError) as error:  # gzip raises both for damaged archives
+        raise CorruptDatasetError(
+            f"{compressed} is truncated or corrupted ({error}); delete it and fetch it again, "
+            "or reinstall the package that provides it."
+        ) from None
+    return target
+
+
+def _read_idx(path: Path, reader, expected_shape: tuple[int, ...]) -> torch.Tensor:
+    """Read an IDX file with torchvision's reader and check its shape."""
+    try:
+        tensor = reader(str(path))
+    except Exception as error:  # torchvision asserts or fails to reshape on damaged files
+        raise CorruptDatasetError(
+            f"{path} is truncated or corrupted and cannot be read ({type(error).__name__}: {error}); "
+            "delete it and fetch it again."
+        ) from None
+    if tuple(tensor.shape) != expected_shape:
+        raise CorruptDatasetError(
+            f"{path} holds a tensor of shape {tuple(tensor.shape)}, expected {expected_shape}; "
+            "it is not the Fashion-MNIST file of that name - replace it."
+        )
+    return tensor
+
+
+def _read_fashion_mnist(folder: Path, source: str) -> ImageDataset:
+    tensors = {}
+    for key, name in FASHION_MNIST_FILES.items():
+        split = key.split("_")[0]
+        count = FASHION_MNIST_SIZES[split]
+        images = key.endswith("images")
+        shape = (count, 28, 28) if images else (count,)
+        tensor = _read_idx(_raw_file(folder, name), read_image_file if images else read_label_file, shape)
+        tensors[key] = tensor.unsqueeze(1) if images else tensor.long()  # images get a channel dim
+    return ImageDataset("fashion-mnist", classes=list(FASHION_MNIST_CLASSES), source=source, **tensors)
+
+
+def _download_fashion_mnist(root: Path) -> None:
+    torchvision.datasets.FashionMNIST(str(root), train=True, download=True)
+    torchvision.datasets.FashionMNIST(str(root), train=False, download=True)
+
+
+def load_fashion_mnist(download: bool = True) -> ImageDataset:
+    """Fashion-MNIST from the first place that has it.
+
+    Searched in order: ``$SE_TUTORIAL_DATA``, ``./data`` (either holding the
+    four IDX files, raw or ``.gz``, directly or in torchvision's
+    ``FashionMNIST/raw`` layout), ``/usr/share/datasets/fashion-mnist`` (the
+    Debian/Ubuntu package ``dataset-fashion-mnist``), and finally a download
+    by torchvision into ``./data``.
+    """
+    tried = []
+    system = [(path, "the dataset-fashion-mnist package") for path in SYSTEM_FASHION_MNIST_DIRS]
+    places = data_roots() + system
+    for path, description in places:
+        folder = _fashion_mnist_folder(path)
+        if folder is not None:
+            return _read_fashion_mnist(folder, f"{folder} ({description})")
+        tried.append(f"{path} ({description})")
+    if download:
+        root = Path("data")
+        try:
+            _download_fashion_mnist(root)
+        except Exception as error:  # no network, a proxy, a full disk: all end the same way
+            tried.append(f"a download into {root} by torchvision ({type(error).__name__}: {error})")
+        else:
+            return _read_fashion_mnist(root / "FashionMNIST" / "raw", f"{root} (downloaded by torchvision)")
+    raise DatasetNotFoundError(
+        "Fashion-MNIST was not found. Tried, in order: "
+        + "; ".join(tried)
+        + ". Fix it either way: install the offline copy with `sudo apt-get install "
+        "dataset-fashion-mnist` (Debian/Ubuntu), or put the four files "
+        "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+        "t10k-labels-idx1-ubyte.gz) in ./data or in a folder named by $SE_TUTORIAL_DATA "
+        "(or run where torchvision can download them)."
+    )
+
+
+def load_cifar10(download: bool = True) -> ImageDataset:
+    """CIFAR-10 through torchvision, from ``$SE_TUTORIAL_DATA`` or ``./data`` (downloading there)."""
+    root = data_roots()[0][0]
+    try:
+        splits = [torchvision.datasets.CIFAR10(str(root), train=t, download=download) for t in (True, False)]
+    except RuntimeError as error:
+        raise DatasetNotFoundError(
+            f"CIFAR-10 was not found or is corrupted in {root} ({error}). Fix it either way: run "
+            f"where torchvision can download it (download=True), or put an intact "
+            f"cifar-10-batches-py folder in {root} (or in a folder named by $SE_TUTORIAL_DATA)."
+        ) from None
+    except OSError as error:
+        raise DatasetNotFoundError(
+            f"CIFAR-10 could not be downloaded into {root} ({error}); put the cifar-10-batches-py "
+            "folder there or run where torchvision can reach the internet."
+        ) from None
+    train, test = (
+        (torch.from_numpy(s.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(s.targets)) for s in splits
+    )
+    return ImageDataset(
+        "cifar10", *train, *test, classes=list(splits[0].classes), source=f"{root} (torchvision CIFAR10)"
+    )
+
+
+def load_dataset(name: str = "fashion-mnist", download: bool = True) -> ImageDataset:
+    """Load ``"fashion-mnist"`` or ``"cifar10"`` as :class:`ImageDataset`."""
+    name = _checks.choice("dataset", name, DATASETS)
+    return load_fashion_mnist(download) if name == "fashion-mnist" else load_cifar10(download)
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Batched, on-device augmentation of normalised images.
+
+    Args:
+        translate: shift by up to this many pixels each way (zero padding), like
+            ``RandomCrop(size, padding=translate)``.
+        flip: mirror half of the images left-right.
+        erase: probability of blanking one random rectangle (``RandomErasing``);
+            its side is between ``erase_scale`` of the image side.
+    """
+
+    translate: int = 2
+    flip: bool = True
+    erase: float = 0.0
+    erase_scale: tuple[float, float] = (0.2, 0.5)
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``(N, C, H, W) -> (N, C, H, W)``, random per image, drawn from ``generator``."""
+        n, _, height, width = images.shape
+        device = images.device
+        if self.translate:
+            t = self.translate
+            padded = torch.nn.functional.pad(images, (t, t, t, t))
+            dy = torch.randint(0, 2 * t + 1, (n, 1), device=device, generator=generator)
+            dx = torch.randint(0, 2 * t + 1, (n, 1), device=device, generator=generator)
+            rows = (dy + torch.arange(height, device=device))[:, None, :, None]  # (N, 1, H, 1)
+            cols = (dx + torch.arange(width, device=device))[:, None, None, :]  # (N, 1, 1, W)
+            batch = torch.arange(n, device=device)[:, None, None, None]
+            channel = torch.arange(images.shape[1], device=device)[None, :, None, None]
+            images = padded[batch, channel, rows, cols]
+        if self.flip:
+            flipped = torch.rand(n, device=device, generator=generator) < 0.5
+            images = torch.where(flipped[:, None, None, None], images.flip(3), images)
+        if self.erase:
+            low, high = self.erase_scale
+            size = torch.rand(n, 2, device=device, generator=generator) * (high - low) + low
+            size = size * torch.tensor([height, width], device=device)
+            corner = torch.rand(n, 2, device=device, generator=generator) * (
+                torch.tensor([height, width], device=device) - size
+            )
+            rows = torch.arange(height, device=device)[None, :, None]
+            cols = torch.arange(width, device=device)[None, None, :]
+            inside = (
+                (rows >= corner[:, 0, None, None])
+                & (rows < (corner[:, 0] + size[:, 0])[:, None, None])
+                & (cols >= corner[:, 1, None, None])
+                & (cols < (corner[:, 1] + size[:, 1])[:, None, None])
+            )
+            chosen = torch.rand(n, device=device, generator=generator) < self.erase
+            images = images.masked_fill((inside & chosen[:, None, None])[:, None], 0.0)
+        return images
+
+
+@dataclass
+class DeviceLoader:
+    """Batches of a whole dataset held on ``device``: ``(images, labels)`` per step.
+
+    Images are normalised once, on the device; each epoch draws its permutation
+    and augmentation from a generator seeded by ``(seed, epoch)``, so any epoch
+    can be replayed exactly (which is what makes resuming bitwise-identical).
+    Under distributed training each of ``world_size`` ranks takes its share of
+    every batch.
+
+    Shape per step: images ``(B, C, H, W)`` float, labels ``(B,)`` int64.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    batch_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    device: torch.device | str = "cpu"
+    shuffle: bool = False
+    augmentation: Augmentation | None = None
+    seed: int = 0
+    drop_last: bool = False
+    rank: int = 0
+    world_size: int = 1
+    epoch: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        _checks.positive_int("batch_size", self.batch_size)
+        if len(self.images) != len(self.labels):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels; they must match.")
+        self.device = torch.device(self.device)
+        mean = torch.tensor(self.mean, device=self.device)[None, :, None, None]
+        std = torch.tensor(self.std, device=self.device)[None, :, None, None]
+        self.images = (self.images.to(self.device).float() / 255 - mean) / std
+        self.labels = self.labels.to(self.device)
+
+    def __len__(self) -> int:
+        steps, rest = divmod(len(self.labels), self.batch_size)
+        return steps if self.drop_last or not rest else steps + 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose which epoch's shuffle and augmentation the next iteration replays."""
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(self.seed * 1_000_003 + self.epoch)
+        count = len(self.labels)
+        if self.shuffle:
+            order = torch.randperm(count, device=self.device, generator=generator)
+        else:
+            order = torch.arange(count, device=self.device)
+        for step in range(len(self)):
+            index = order[step * self.batch_size : (step + 1) * self.batch_size]
+            index = index[self.rank :: self.world_size]
+            images = self.images[index]
+            if self.augmentation is not None:
+                images = self.augmentation(images, generator)
+            yield images, self.labels[index]
+        self.epoch += 1
+
+
+def subset(images: torch.Tensor, labels: torch.Tensor, size: int | None, seed: int = 0):
+    """A class-balanced-in-expectation random subset of ``size`` examples (all when ``None``)."""
+    if size is None or size >= len(labels):
+        return images, labels
+    generator = torch.Generator().manual_seed(seed)
+    index = torch.randperm(len(labels), generator=generator)[: _checks.positive_int("subset size", size)]
+    return images[index], labels[index]
