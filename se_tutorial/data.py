@@ -33,7 +33,6 @@ FASHION_MNIST_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-FASHION_MNIST_SIZES = {"train": 60_000, "test": 10_000}
 #: Where Debian's and Ubuntu's ``dataset-fashion-mnist`` package puts the files.
 SYSTEM_FASHION_MNIST_DIRS = [Path("/usr/share/datasets/fashion-mnist")]
 #: Per-channel mean and standard deviation of the training images, in [0, 1] units.
@@ -116,32 +115,32 @@ def _raw_file(folder: Path, name: str) -> Path:
     return target
 
 
-def _read_idx(path: Path, reader, expected_shape: tuple[int, ...]) -> torch.Tensor:
-    """Read an IDX file with torchvision's reader and check its shape."""
+def _read_idx(path: Path, reader) -> torch.Tensor:
+    """Read an IDX file with torchvision's reader, turning any failure into a clear error."""
     try:
-        tensor = reader(str(path))
+        return reader(str(path))
     except Exception as error:  # torchvision asserts or fails to reshape on damaged files
         raise CorruptDatasetError(
             f"{path} is truncated or corrupted and cannot be read ({type(error).__name__}: {error}); "
             "delete it and fetch it again."
         ) from None
-    if tuple(tensor.shape) != expected_shape:
-        raise CorruptDatasetError(
-            f"{path} holds a tensor of shape {tuple(tensor.shape)}, expected {expected_shape}; "
-            "it is not the Fashion-MNIST file of that name - replace it."
-        )
-    return tensor
 
 
 def _read_fashion_mnist(folder: Path, source: str) -> ImageDataset:
     tensors = {}
-    for key, name in FASHION_MNIST_FILES.items():
-        split = key.split("_")[0]
-        count = FASHION_MNIST_SIZES[split]
-        images = key.endswith("images")
-        shape = (count, 28, 28) if images else (count,)
-        tensor = _read_idx(_raw_file(folder, name), read_image_file if images else read_label_file, shape)
-        tensors[key] = tensor.unsqueeze(1) if images else tensor.long()  # images get a channel dim
+    for split in ("train", "test"):
+        images_path = _raw_file(folder, FASHION_MNIST_FILES[f"{split}_images"])
+        labels_path = _raw_file(folder, FASHION_MNIST_FILES[f"{split}_labels"])
+        images = _read_idx(images_path, read_image_file)  # (N, 28, 28) uint8
+        labels = _read_idx(labels_path, read_label_file)  # (N,)
+        if images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
+            raise CorruptDatasetError(
+                f"{images_path} holds images of shape {tuple(images.shape)} and {labels_path} "
+                f"{tuple(labels.shape)} labels; expected (N, 28, 28) and (N,). They are not a "
+                "matching Fashion-MNIST pair - replace them."
+            )
+        tensors[f"{split}_images"] = images.unsqueeze(1)  # add the channel dim: (N, 1, 28, 28)
+        tensors[f"{split}_labels"] = labels.long()
     return ImageDataset("fashion-mnist", classes=list(FASHION_MNIST_CLASSES), source=source, **tensors)
 
 

@@ -1,0 +1,57 @@
+"""Budgets: one notebook or command serves CI, a laptop and a GPU.
+
+``SE_TUTORIAL_BUDGET`` picks one: ``smoke`` (CI, seconds), ``brief`` (a reader
+on a CPU, a few minutes) or ``full`` (a GPU, the book's published numbers).
+Unset, it is ``full`` on CUDA and ``brief`` elsewhere. A budget fixes the
+epochs, the training subset and the model size; everything else is shared.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+import torch
+
+from . import _checks
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much training a run may do."""
+
+    name: str
+    epochs: int
+    train_subset: int | None  #: training images used (``None``: all)
+    test_subset: int | None  #: test images used (``None``: all)
+    depth: int  #: CIFAR-style ResNet depth, 6n + 2
+    width: int  #: channel multiplier of the ResNet's 16/32/64 channels
+    batch_size: int
+    lr: float  #: peak learning rate of the one-cycle schedule
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+BUDGETS = {
+    "smoke": Budget("smoke", epochs=1, train_subset=1024, test_subset=512, depth=8, width=1,
+                    batch_size=128, lr=0.2),
+    "brief": Budget("brief", epochs=4, train_subset=None, test_subset=None, depth=8, width=1,
+                    batch_size=256, lr=0.4),
+    "full": Budget("full", epochs=16, train_subset=None, test_subset=None, depth=20, width=4,
+                   batch_size=512, lr=0.8),
+}  # fmt: skip
+
+
+def resolve_budget(name: str | None = None, device: torch.device | str | None = None) -> Budget:
+    """The budget called ``name``, else ``$SE_TUTORIAL_BUDGET``, else the device's default."""
+    name = name or os.environ.get("SE_TUTORIAL_BUDGET") or None
+    if name is None:
+        device = torch.device(device) if device is not None else default_device()
+        name = "full" if device.type == "cuda" else "brief"
+    return BUDGETS[_checks.choice("budget (SE_TUTORIAL_BUDGET)", name, BUDGETS)]
+
+
+def default_device() -> torch.device:
+    """The first GPU if there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

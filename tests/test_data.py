@@ -1,0 +1,220 @@
+"""Finding datasets, reading them with torchvision, and the on-device loader."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+from fixtures import write_cifar10, write_fashion_mnist
+
+from se_tutorial import data as data_module
+from se_tutorial.data import (
+    Augmentation,
+    CorruptDatasetError,
+    DatasetNotFoundError,
+    DeviceLoader,
+    load_dataset,
+)
+
+DEBIAN_COPY = Path("/usr/share/datasets/fashion-mnist")
+
+
+def test_environment_variable_comes_first(tmp_path, monkeypatch):
+    write_fashion_mnist(tmp_path / "env", train=64)
+    write_fashion_mnist(tmp_path / "data", train=32)  # ./data, since tests run in tmp_path
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "env"))
+    dataset = load_dataset("fashion-mnist", download=False)
+    assert len(dataset.train_labels) == 64 and "$SE_TUTORIAL_DATA" in dataset.source
+
+
+def test_then_the_local_data_folder_in_torchvisions_layout(tmp_path):
+    write_fashion_mnist(tmp_path / "data" / "FashionMNIST" / "raw", train=32, compress=False)
+    dataset = load_dataset("fashion-mnist", download=False)
+    assert dataset.train_images.shape == (32, 1, 28, 28) and dataset.train_images.dtype == torch.uint8
+    assert dataset.test_labels.dtype == torch.int64 and "./data" in dataset.source
+
+
+def test_then_the_system_package(tmp_path, monkeypatch):
+    write_fashion_mnist(tmp_path / "system")
+    monkeypatch.setattr(data_module, "SYSTEM_FASHION_MNIST_DIRS", [tmp_path / "system"])
+    dataset = load_dataset("fashion-mnist", download=False)
+    assert "dataset-fashion-mnist package" in dataset.source
+    # The .gz files were decompressed into the cache, whole.
+    cached = sorted(p.name for p in (tmp_path / "cache" / "fashion-mnist").iterdir())
+    assert cached == sorted(data_module.FASHION_MNIST_FILES.values())
+
+
+def test_then_a_download_by_torchvision(tmp_path, monkeypatch):
+    def fake_download(root):
+        write_fashion_mnist(root / "FashionMNIST" / "raw", train=16, compress=False)
+
+    monkeypatch.setattr(data_module, "_download_fashion_mnist", fake_download)
+    dataset = load_dataset("fashion-mnist")
+    assert "downloaded by torchvision" in dataset.source and len(dataset.train_labels) == 16
+
+
+def test_nothing_found_and_no_network_names_every_place_and_both_fixes(tmp_path, monkeypatch):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "nowhere"))
+
+    def no_network(root):
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(data_module, "_download_fashion_mnist", no_network)
+    with pytest.raises(DatasetNotFoundError) as caught:
+        load_dataset("fashion-mnist")
+    message = str(caught.value)
+    for place in ("$SE_TUTORIAL_DATA", "./data", "dataset-fashion-mnist package", "name resolution"):
+        assert place in message
+    assert "apt-get install dataset-fashion-mnist" in message and "SE_TUTORIAL_DATA" in message
+
+
+def test_truncated_gzip_is_named_and_leaves_nothing_in_the_cache(tmp_path, monkeypatch):
+    folder = write_fashion_mnist(tmp_path / "env")
+    broken = folder / "train-images-idx3-ubyte.gz"
+    broken.write_bytes(broken.read_bytes()[:200])
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(folder))
+    with pytest.raises(CorruptDatasetError, match=r"train-images-idx3-ubyte\.gz is truncated or corrupted"):
+        load_dataset("fashion-mnist", download=False)
+    cache = tmp_path / "cache" / "fashion-mnist"
+    assert not any(p.name.startswith(".") or "train-images" in p.name for p in cache.iterdir())
+
+
+def test_truncated_raw_file_is_named(tmp_path, monkeypatch):
+    folder = write_fashion_mnist(tmp_path / "env", compress=False)
+    broken = folder / "t10k-labels-idx1-ubyte"
+    broken.write_bytes(broken.read_bytes()[:-10])
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(folder))
+    with pytest.raises(CorruptDatasetError, match="t10k-labels-idx1-ubyte is truncated or corrupted"):
+        load_dataset("fashion-mnist", download=False)
+
+
+def test_mismatched_image_and_label_counts_are_reported(tmp_path, monkeypatch):
+    folder = write_fashion_mnist(tmp_path / "env", compress=False)
+    other = write_fashion_mnist(tmp_path / "other", train=100, compress=False)
+    (folder / "train-labels-idx1-ubyte").write_bytes((other / "train-labels-idx1-ubyte").read_bytes())
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(folder))
+    with pytest.raises(CorruptDatasetError, match="not a matching Fashion-MNIST pair"):
+        load_dataset("fashion-mnist", download=False)
+
+
+@pytest.mark.skipif(not DEBIAN_COPY.is_dir(), reason="dataset-fashion-mnist is not installed")
+def test_the_debian_copy_has_the_published_sizes(monkeypatch):
+    monkeypatch.setattr(data_module, "SYSTEM_FASHION_MNIST_DIRS", [DEBIAN_COPY])
+    dataset = load_dataset("fashion-mnist", download=False)
+    assert dataset.train_images.shape == (60_000, 1, 28, 28) and dataset.test_images.shape == (
+        10_000,
+        1,
+        28,
+        28,
+    )
+    assert torch.bincount(dataset.train_labels).tolist() == [6000] * 10
+
+
+def test_cifar10_through_torchvision_from_a_tiny_file(tmp_path, monkeypatch):
+    checksums, test_images = write_cifar10(tmp_path / "cifar")
+    cls = torchvision.datasets.CIFAR10
+    monkeypatch.setattr(
+        cls, "train_list", [[f"data_batch_{i}", checksums[f"data_batch_{i}"]] for i in range(1, 6)]
+    )
+    monkeypatch.setattr(cls, "test_list", [["test_batch", checksums["test_batch"]]])
+    monkeypatch.setitem(cls.meta, "md5", checksums["batches.meta"])
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "cifar"))
+    dataset = load_dataset("cifar10", download=False)
+    assert dataset.train_images.shape == (100, 3, 32, 32) and dataset.test_images.shape == (20, 3, 32, 32)
+    assert dataset.classes[0] == "airplane" and dataset.in_channels == 3
+    # Channel and pixel order survive torchvision's HWC layout and our move back to CHW.
+    assert torch.equal(dataset.test_images, torch.from_numpy(test_images))
+
+
+def test_cifar10_missing_offline_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "empty"))
+    with pytest.raises(DatasetNotFoundError, match="CIFAR-10 was not found"):
+        load_dataset("cifar10", download=False)
+
+
+def test_unknown_dataset_name():
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
+        load_dataset("mnist")
+
+
+# --- the device loader ------------------------------------------------------------------------
+
+
+def make_loader(count=100, batch_size=32, **options):
+    images = torch.arange(count, dtype=torch.uint8)[:, None, None, None].expand(count, 1, 4, 4).clone()
+    labels = torch.arange(count)
+    return DeviceLoader(images, labels, batch_size, mean=(0.0,), std=(1 / 255,), **options)
+
+
+def test_loader_yields_every_example_once_per_epoch_in_a_seeded_order():
+    loader = make_loader(shuffle=True, seed=3)
+    first = torch.cat([labels for _, labels in loader])
+    second = torch.cat([labels for _, labels in loader])
+    assert sorted(first.tolist()) == list(range(100)) and first.tolist() != second.tolist()
+    loader.set_epoch(0)
+    assert torch.cat([labels for _, labels in loader]).tolist() == first.tolist()
+    assert torch.cat([labels for _, labels in make_loader(shuffle=True, seed=3)]).tolist() == first.tolist()
+    assert len(make_loader(drop_last=True)) == 3 and len(make_loader()) == 4
+
+
+def test_loader_normalises_and_keeps_images_with_their_labels():
+    for images, labels in make_loader(shuffle=True):
+        # mean 0, std 1/255: pixel value k becomes k exactly, and image k carries label k.
+        torch.testing.assert_close(images[:, 0, 0, 0], labels.float())
+
+
+def test_ranks_split_each_batch_without_overlap():
+    shards = [torch.cat([y for _, y in make_loader(shuffle=True, rank=r, world_size=2)]) for r in (0, 1)]
+    assert sorted(torch.cat(shards).tolist()) == list(range(100))
+
+
+def test_translation_shifts_each_image_by_at_most_the_margin():
+    torch.manual_seed(0)
+    images = torch.randn(64, 2, 8, 8)
+    shifted = Augmentation(translate=2, flip=False)(images, torch.Generator().manual_seed(0))
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    offsets = set()
+    for original, result in zip(padded, shifted, strict=True):
+        matches = [
+            (dy, dx)
+            for dy in range(5)
+            for dx in range(5)
+            if torch.equal(original[:, dy : dy + 8, dx : dx + 8], result)
+        ]
+        assert matches, "every output must be a crop of the padded input"
+        offsets.add(matches[0])
+    assert len(offsets) > 10  # the shifts really vary
+
+
+def test_flip_mirrors_about_half_of_the_images():
+    images = torch.randn(400, 1, 5, 5)
+    out = Augmentation(translate=0, flip=True)(images, torch.Generator().manual_seed(1))
+    flipped = [torch.equal(o, i.flip(2)) for o, i in zip(out, images, strict=True)]
+    kept = [torch.equal(o, i) for o, i in zip(out, images, strict=True)]
+    assert all(f or k for f, k in zip(flipped, kept, strict=True)) and 150 < sum(flipped) < 250
+
+
+def test_random_erasing_blanks_one_rectangle():
+    images = torch.ones(200, 1, 20, 20)
+    out = Augmentation(translate=0, flip=False, erase=1.0)(images, torch.Generator().manual_seed(2))
+    for image in out:
+        zero_rows = (image[0] == 0).any(1).nonzero().flatten()
+        zero_cols = (image[0] == 0).any(0).nonzero().flatten()
+        assert len(zero_rows) >= 3
+        block = image[0, zero_rows.min() : zero_rows.max() + 1, zero_cols.min() : zero_cols.max() + 1]
+        assert (block == 0).all() and (image == 0).sum() == block.numel()
+
+
+def test_augmentation_is_reproducible_under_a_seed():
+    images = torch.randn(32, 1, 28, 28)
+    augment = Augmentation(erase=0.5)
+    a = augment(images, torch.Generator().manual_seed(5))
+    b = augment(images, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b) and not torch.equal(a, augment(images, torch.Generator().manual_seed(6)))
+
+
+def test_loader_rejects_mismatched_inputs():
+    with pytest.raises(ValueError, match="10 images but 9 labels"):
+        DeviceLoader(torch.zeros(10, 1, 2, 2, dtype=torch.uint8), torch.zeros(9), 4, mean=(0,), std=(1,))
+    with pytest.raises(ValueError, match="batch_size"):
+        make_loader(batch_size=0)
