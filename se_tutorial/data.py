@@ -10,6 +10,7 @@ Python - which is what keeps a GPU busy on a 28x28 dataset.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -101,8 +102,13 @@ def _raw_file(folder: Path, name: str) -> Path:
     if (folder / name).is_file():
         return folder / name
     compressed = folder / f"{name}.gz"
-    target = cache_dir() / "fashion-mnist" / name
-    if target.is_file() and target.stat().st_mtime >= compressed.stat().st_mtime:
+    # One cache entry per source file and version: two copies of a dataset never share an entry.
+    stat = compressed.stat()
+    key = hashlib.sha256(f"{compressed.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[
+        :16
+    ]
+    target = cache_dir() / "fashion-mnist" / key / name
+    if target.is_file():
         return target
     try:
         with gzip.open(compressed, "rb") as source:

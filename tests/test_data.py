@@ -40,8 +40,17 @@ def test_then_the_system_package(tmp_path, monkeypatch):
     dataset = load_dataset("fashion-mnist", download=False)
     assert "dataset-fashion-mnist package" in dataset.source
     # The .gz files were decompressed into the cache, whole.
-    cached = sorted(p.name for p in (tmp_path / "cache" / "fashion-mnist").iterdir())
+    cached = sorted(p.name for p in (tmp_path / "cache" / "fashion-mnist").rglob("*") if p.is_file())
     assert cached == sorted(data_module.FASHION_MNIST_FILES.values())
+
+
+def test_cache_entries_of_two_copies_never_mix(tmp_path, monkeypatch):
+    write_fashion_mnist(tmp_path / "first", train=48)
+    write_fashion_mnist(tmp_path / "second", train=80)
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "first"))
+    assert len(load_dataset("fashion-mnist", download=False).train_labels) == 48
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "second"))
+    assert len(load_dataset("fashion-mnist", download=False).train_labels) == 80
 
 
 def test_then_a_download_by_torchvision(tmp_path, monkeypatch):
@@ -76,7 +85,7 @@ def test_truncated_gzip_is_named_and_leaves_nothing_in_the_cache(tmp_path, monke
     with pytest.raises(CorruptDatasetError, match=r"train-images-idx3-ubyte\.gz is truncated or corrupted"):
         load_dataset("fashion-mnist", download=False)
     cache = tmp_path / "cache" / "fashion-mnist"
-    assert not any(p.name.startswith(".") or "train-images" in p.name for p in cache.iterdir())
+    assert not any(p.name.startswith(".") or "train-images" in p.name for p in cache.rglob("*"))
 
 
 def test_truncated_raw_file_is_named(tmp_path, monkeypatch):
