@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test lint unit benchmarks clean
+.PHONY: book test lint unit nbval browser notebooks sync-url benchmarks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,19 +18,40 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## Every check: lint, unit tests and doctests.
-test: lint unit
+## Every check: lint, unit tests and doctests, the notebooks under nbval, the built book in a browser.
+test: lint unit nbval browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python book/scripts/sync_repository_url.py --check
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests se_tutorial
+	$(BIN)/python -m pytest tests se_tutorial --ignore=tests/browser
+
+## Run every notebook in a fresh kernel on the smoke budget; outputs marked
+## NBVAL_CHECK_OUTPUT must match the stored ones.
+nbval: $(STAMP)
+	SE_TUTORIAL_BUDGET=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks/
+
+browser: book
+	$(BIN)/python -m pytest tests/browser
+
+## Re-execute the notebooks and store their outputs (budget: $$SE_TUTORIAL_BUDGET,
+## else full on a GPU and brief on a CPU).
+notebooks: $(STAMP)
+	$(BIN)/python book/scripts/execute_notebooks.py
+
+## Copy repository.url from _config.yml into the notebooks' Colab set-up cells.
+sync-url: $(STAMP)
+	$(BIN)/python book/scripts/sync_repository_url.py
 
 ## Measurements (not tests): results go to benchmarks/results/.
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/se_block_speed.py
+	$(BIN)/python benchmarks/loader_speed.py
+	$(BIN)/python benchmarks/train_speed.py cpu-brief
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

@@ -7,10 +7,15 @@ The package is small on purpose; each module holds one idea:
 * :mod:`se_tutorial.resnet_blocks` - basic and bottleneck residual blocks, with SE placement
 * :mod:`se_tutorial.models` - CIFAR-style ResNets and ResNet-50 / SE-ResNet-50
 * :mod:`se_tutorial.cost` - parameters, FLOPs and the paper's closed-form SE cost
+* :mod:`se_tutorial.diagram` - data-flow diagrams traced from a block
+* :mod:`se_tutorial.data` - Fashion-MNIST and CIFAR-10 as tensors, the on-device loader
+* :mod:`se_tutorial.budgets` - smoke / brief / full training budgets
+* :mod:`se_tutorial.train` - ``fit``, evaluation, checkpoints and the command line
+* :mod:`se_tutorial.experiments` - named sweeps over seeds
 """
 
 from .attention import ATTENTION_LAYERS, attention_layer
-from .cost import count_flops, count_parameters, se_block_cost, se_extra_parameters
+from .cost import count_flops, count_parameters, layer_table, se_block_cost, se_extra_parameters
 from .models import ResNet, cifar_resnet, from_torchvision_state_dict, resnet50, se_resnet50
 from .resnet_blocks import (
     PLACEMENTS,
@@ -40,6 +45,7 @@ __all__ = [
     "count_flops",
     "count_parameters",
     "from_torchvision_state_dict",
+    "layer_table",
     "reduced_channels",
     "resnet50",
     "se_block_cost",

@@ -96,3 +96,34 @@ def se_block_cost(channels: int, reduction_ratio: int, height: int, width: int) 
         squeeze_ops=channels * area,
         scale_ops=channels * area,
     )
+
+
+def layer_table(model: nn.Module, example_input: torch.Tensor) -> list[dict]:
+    """One row per direct submodule that runs: its name, type, output shape and parameters.
+
+    The model runs once in eval mode without gradients (its mode is restored).
+    """
+    rows: list[dict] = []
+    handles = [
+        module.register_forward_hook(
+            lambda module, _inputs, output, name=name: rows.append(
+                {
+                    "name": name,
+                    "type": type(module).__name__,
+                    "output_shape": tuple(output.shape),
+                    "parameters": count_parameters(module),
+                }
+            )
+        )
+        for name, module in model.named_children()
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(example_input)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return rows

@@ -66,14 +66,21 @@ def prepare_data(
     *,
     budget: Budget | str | None = None,
     device: torch.device | str | None = None,
-    augmentation: Augmentation | None = DEFAULT_AUGMENTATION,
+    augmentation: Augmentation | str | None = "budget",
     seed: int = 0,
     rank: int = 0,
     world_size: int = 1,
 ) -> Data:
-    """Load ``dataset`` (a name or an :class:`ImageDataset`) onto ``device`` at the budget's size."""
+    """Load ``dataset`` (a name or an :class:`ImageDataset`) onto ``device`` at the budget's size.
+
+    ``augmentation="budget"`` uses :data:`DEFAULT_AUGMENTATION` when the budget
+    augments and none otherwise; pass an :class:`Augmentation` or ``None`` to choose.
+    """
     device = torch.device(device) if device is not None else default_device()
     budget = budget if isinstance(budget, Budget) else resolve_budget(budget, device)
+    if isinstance(augmentation, str):
+        _checks.choice("augmentation", augmentation, ["budget"])
+        augmentation = DEFAULT_AUGMENTATION if budget.augment else None
     if isinstance(dataset, str):
         dataset = load_dataset(dataset)
     mean, std = NORMALIZATION[dataset.name]

@@ -8,6 +8,7 @@ from se_tutorial import (
     cifar_resnet,
     count_flops,
     count_parameters,
+    layer_table,
     se_block_cost,
     se_extra_parameters,
 )
@@ -52,3 +53,14 @@ def test_se_extra_parameters_rejects_mismatched_stages():
         se_extra_parameters([3, 4], [256], 16)
     with pytest.raises(ValueError, match="reduction_ratio"):
         se_extra_parameters([3], [256], 0)
+
+
+def test_layer_table_lists_each_stage_with_its_output_shape_and_parameters():
+    model = cifar_resnet(8, in_channels=1, attention="se")
+    rows = layer_table(model, torch.zeros(2, 1, 28, 28))
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["layer1"]["output_shape"] == (2, 16, 28, 28)
+    assert by_name["layer3"]["output_shape"] == (2, 64, 7, 7)
+    assert by_name["fc"]["parameters"] == 64 * 10 + 10
+    stem_and_stages = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "fc")
+    assert sum(by_name[name]["parameters"] for name in stem_and_stages) == count_parameters(model)

@@ -31,3 +31,17 @@ def test_provenance_names_commit_versions_device_and_date():
     assert set(record) == {"commit", "torch", "python", "device", "date"}
     assert record["device"].startswith("CPU") and record["date"].endswith("+00:00")
     assert record["commit"]
+
+
+def test_atomic_write_gives_new_files_the_usual_mode_and_keeps_an_existing_ones(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "new.txt", "x")
+        assert path.stat().st_mode & 0o777 == 0o644
+        path.chmod(0o640)
+        atomic_write_text(path, "y")
+        assert path.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(mask)

@@ -225,3 +225,18 @@ def test_too_few_steps_for_a_schedule_is_reported(tmp_path, monkeypatch):
     data = prepare_data("fashion-mnist", budget=replace(TINY, batch_size=256), device="cpu")
     with pytest.raises(ValueError, match="only 2 optimizer steps"):
         fit(tiny_model(), data, TrainConfig(epochs=1), progress=False)
+
+
+def test_the_budget_decides_augmentation_unless_told(tmp_path, monkeypatch):
+    from se_tutorial.train import DEFAULT_AUGMENTATION
+
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist")))
+    dataset = load_dataset("fashion-mnist", download=False)
+    assert prepare_data(dataset, budget="smoke", device="cpu").train.augmentation == DEFAULT_AUGMENTATION
+    assert prepare_data(dataset, budget="brief", device="cpu").train.augmentation is None
+    chosen = Augmentation(translate=1)
+    assert (
+        prepare_data(dataset, budget="brief", device="cpu", augmentation=chosen).train.augmentation is chosen
+    )
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        prepare_data(dataset, budget="brief", device="cpu", augmentation="random")
