@@ -240,3 +240,15 @@ def test_the_budget_decides_augmentation_unless_told(tmp_path, monkeypatch):
     )
     with pytest.raises(ValueError, match="unknown augmentation"):
         prepare_data(dataset, budget="brief", device="cpu", augmentation="random")
+
+
+def test_flip_test_time_augmentation_averages_the_mirrored_prediction(tiny_data):
+    from se_tutorial.train import predict
+
+    model = tiny_model().eval()
+    plain, labels = predict(model, tiny_data.test)
+    averaged, _ = predict(model, tiny_data.test, tta=True)
+    with torch.no_grad():
+        mirrored = torch.cat([model(images.flip(3)) for images, _ in tiny_data.test])
+    torch.testing.assert_close(averaged, (plain + mirrored) / 2)
+    assert labels.shape == (256,) and not torch.allclose(plain, averaged)
