@@ -15,14 +15,23 @@ import torch
 
 
 def git_commit(cwd: str | Path | None = None) -> str:
-    """The current commit (with ``+dirty`` if the tree has changes), or ``"unknown"``."""
+    """The current commit, with ``+dirty`` if tracked files other than results changed, or ``"unknown"``."""
     cwd = Path(cwd) if cwd else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
         ).stdout.strip()
+        # Results files that a run rewrites do not make the code it ran "dirty".
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ":(top)",
+                ":(top,exclude)*results/*",
+            ],
             cwd=cwd,
             capture_output=True,
             text=True,

@@ -31,7 +31,7 @@ from .data import DATASETS, NORMALIZATION, Augmentation, DeviceLoader, ImageData
 from .files import atomic_write, atomic_write_text
 from .history import History
 from .models import cifar_resnet
-from .provenance import provenance
+from .provenance import device_name, provenance
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -232,6 +232,73 @@ def load_checkpoint(path: Path, model: nn.Module, config: dict) -> dict:
 # --- the training loop ---------------------------------------------------------------------
 
 
+def make_optimizer(
+    model: nn.Module, config: TrainConfig, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """SGD with Nesterov momentum and a one-cycle schedule (linear warm-up, linear decay)."""
+    if total_steps < 3:
+        raise ValueError(
+            f"training would take only {total_steps} optimizer steps, too few for a warm-up and a "
+            "decay; train for more epochs, on more images, or with a smaller batch_size."
+        )
+    # No weight decay on batch-norm scales and biases: it only fights their scale invariance.
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    optimizer = torch.optim.SGD(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+    )  # fmt: skip
+    # At least two warm-up steps, or the one-cycle schedule has an empty phase.
+    warmup = min(max(config.warmup, 2 / total_steps), 0.5)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=warmup,
+        anneal_strategy="linear", div_factor=20.0, final_div_factor=200.0,
+    )  # fmt: skip
+    return optimizer, scheduler
+
+
+def train_epoch(
+    model: nn.Module,
+    loader: DeviceLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    loss_fn: nn.Module,
+    epoch: int,
+    bar,
+) -> dict[str, float]:
+    """One pass over ``loader``; returns mean training loss and accuracy, and the last learning rate."""
+    device = torch.device(loader.device)
+    model.train()
+    loader.set_epoch(epoch)
+    losses = torch.zeros(len(loader), device=device)  # kept on the device: no sync per step
+    correct = torch.zeros((), device=device)
+    seen = 0
+    for step, (images, labels) in enumerate(loader):
+        images = images.contiguous(memory_format=torch.channels_last)
+        with _autocast(device):
+            logits = model(images)
+            loss = loss_fn(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        lr = scheduler.get_last_lr()[0]  # the rate this step used
+        scheduler.step()
+        losses[step] = loss.detach()
+        correct += (logits.argmax(1) == labels).sum()
+        seen += len(labels)
+        bar.update()
+        if step % 25 == 0 or step == len(loader) - 1:
+            _stop_if_not_finite(losses[: step + 1], epoch, optimizer)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+    totals = _all_reduce_sum(torch.stack([losses.sum(), correct, torch.tensor(seen, device=device)]))
+    steps = len(loader) * _world()[1]
+    return {
+        "train_loss": totals[0].item() / steps,
+        "train_accuracy": (totals[1] / totals[2]).item(),
+        "lr": lr,
+    }
+
+
 def fit(
     model: nn.Module,
     data: Data,
@@ -264,41 +331,17 @@ def fit(
     model.to(device, memory_format=torch.channels_last)
     train_model: nn.Module = model
     if world_size > 1:
-        train_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device] if device.type == "cuda" else None
-        )
+        device_ids = [device] if device.type == "cuda" else None
+        train_model = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     if config.compile:
         train_model = torch.compile(train_model)
 
-    # No weight decay on batch-norm scales and biases: it only fights their scale invariance.
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    optimizer = torch.optim.SGD(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
-    )  # fmt: skip
     steps_per_epoch = len(data.train)
-    total_steps = config.epochs * steps_per_epoch
-    if total_steps < 3:
-        raise ValueError(
-            f"training would take only {total_steps} optimizer steps, too few for a warm-up and a "
-            "decay; train for more epochs, on more images, or with a smaller batch_size."
-        )
-    # At least two warm-up steps, or the one-cycle schedule has an empty phase.
-    warmup = min(max(config.warmup, 2 / total_steps), 0.5)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=warmup,
-        anneal_strategy="linear", div_factor=20.0, final_div_factor=200.0,
-    )  # fmt: skip
+    optimizer, scheduler = make_optimizer(model, config, config.epochs * steps_per_epoch)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     run_config = {**asdict(config), "steps_per_epoch": steps_per_epoch, "world_size": world_size}
-    history = History(
-        meta={
-            "device": provenance(device)["device"],
-            "dataset": data.name,
-            "budget": budget.name if budget else None,
-        }
-    )
+    meta = {"device": device_name(device), "dataset": data.name, "budget": budget.name if budget else None}
+    history = History(meta=meta)
 
     start_epoch = 0
     checkpoint = Path(checkpoint) if checkpoint else None
@@ -317,39 +360,15 @@ def fit(
     try:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
-            train_model.train()
-            data.train.set_epoch(epoch)
-            losses = torch.zeros(steps_per_epoch, device=device)
-            correct = torch.zeros((), device=device)
-            seen = 0
-            for step, (images, labels) in enumerate(data.train):
-                images = images.contiguous(memory_format=torch.channels_last)
-                with _autocast(device):
-                    logits = train_model(images)
-                    loss = loss_fn(logits.float(), labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                lr = scheduler.get_last_lr()[0]  # the rate this step used
-                scheduler.step()
-                losses[step] = loss.detach()
-                correct += (logits.argmax(1) == labels).sum()
-                seen += len(labels)
-                bar.update()
-                if step % 25 == 0 or step == steps_per_epoch - 1:
-                    _stop_if_not_finite(losses[: step + 1], epoch, optimizer)
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
-            train_totals = _all_reduce_sum(
-                torch.stack([losses.sum(), correct, torch.tensor(seen, device=device)])
-            )
+            train = train_epoch(train_model, data.train, optimizer, scheduler, loss_fn, epoch, bar)
             test_loss, test_accuracy = evaluate(model, data.test, tta=config.tta)
             history.append(
                 epoch=epoch + 1,
-                train_loss=train_totals[0].item() / (steps_per_epoch * world_size),
-                train_accuracy=train_totals[1].item() / train_totals[2].item(),
+                train_loss=train["train_loss"],
+                train_accuracy=train["train_accuracy"],
                 test_loss=test_loss,
                 test_accuracy=test_accuracy,
-                lr=lr,
+                lr=train["lr"],
                 seconds=time.perf_counter() - started,
             )
             bar.set_postfix(epoch=epoch + 1, test_accuracy=f"{test_accuracy:.4f}")

@@ -45,3 +45,24 @@ def test_atomic_write_gives_new_files_the_usual_mode_and_keeps_an_existing_ones(
         assert path.stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(mask)
+
+
+def test_commit_is_dirty_for_changed_code_but_not_for_rewritten_results(tmp_path):
+    import subprocess
+
+    from se_tutorial.provenance import git_commit
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True)
+
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "code.py").write_text("a = 1\n")
+    (tmp_path / "benchmarks" / "results" / "speed.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "start")
+    (tmp_path / "benchmarks" / "results" / "speed.json").write_text('{"ms": 1}\n')
+    assert not git_commit(tmp_path / "benchmarks").endswith("+dirty")
+    (tmp_path / "code.py").write_text("a = 2\n")
+    assert git_commit(tmp_path / "benchmarks").endswith("+dirty")
+    assert git_commit(tmp_path.parent / "not-a-repo-here") == "unknown"
