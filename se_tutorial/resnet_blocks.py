@@ -108,22 +108,6 @@ class BasicResNetBlock(ResidualBlock):
         return self.bn2(self.conv2(out))
 
 
-class SEResNetBlock(BasicResNetBlock):
-    """:class:`BasicResNetBlock` with an :class:`SEBlock` after the second BN."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        stride: int = 1,
-        reduction_ratio: int = 16,
-        *,
-        placement: str = "standard",
-    ) -> None:
-        se = partial(SEBlock, reduction_ratio=_checks.positive_int("reduction_ratio", reduction_ratio))
-        super().__init__(in_channels, out_channels, stride, attention=se, placement=placement)
-
-
 class BottleneckBlock(ResidualBlock):
     """1x1 reduce, 3x3 (with the stride, as in torchvision's ResNet v1.5), 1x1 expand.
 
@@ -160,8 +144,12 @@ class BottleneckBlock(ResidualBlock):
         return self.bn3(self.conv3(out))
 
 
-class SEBottleneckBlock(BottleneckBlock):
-    """:class:`BottleneckBlock` with an :class:`SEBlock` after the third BN."""
+class WithSE:
+    """Mixin: a residual block whose attention is an :class:`SEBlock` with ratio ``reduction_ratio``.
+
+    Gives SE blocks the seed tutorial's signature,
+    ``(in_channels, out_channels, stride=1, reduction_ratio=16)``.
+    """
 
     def __init__(
         self,
@@ -174,3 +162,11 @@ class SEBottleneckBlock(BottleneckBlock):
     ) -> None:
         se = partial(SEBlock, reduction_ratio=_checks.positive_int("reduction_ratio", reduction_ratio))
         super().__init__(in_channels, out_channels, stride, attention=se, placement=placement)
+
+
+class SEResNetBlock(WithSE, BasicResNetBlock):
+    """:class:`BasicResNetBlock` with an :class:`SEBlock` after the second BN, before the addition."""
+
+
+class SEBottleneckBlock(WithSE, BottleneckBlock):
+    """:class:`BottleneckBlock` with an :class:`SEBlock` after the third BN, before the addition."""
