@@ -55,6 +55,7 @@ class History:
         axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
         axes[1].set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
         for ax in axes:
+            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # epochs are whole numbers
             ax.legend()
             ax.grid(alpha=0.3)
         return axes[0].figure

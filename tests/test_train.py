@@ -252,3 +252,19 @@ def test_flip_test_time_augmentation_averages_the_mirrored_prediction(tiny_data)
         mirrored = torch.cat([model(images.flip(3)) for images, _ in tiny_data.test])
     torch.testing.assert_close(averaged, (plain + mirrored) / 2)
     assert labels.shape == (256,) and not torch.allclose(plain, averaged)
+
+
+def test_sweep_command_line_prints_a_summary(tmp_path, monkeypatch, capsys):
+    from se_tutorial import experiments
+
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist")))
+    out = tmp_path / "sweep.jsonl"
+    assert (
+        experiments.main(
+            ["se-vs-plain", "--seeds", "3", "--budget", "smoke", "--no-progress", "--out", str(out)]
+        )
+        == 0
+    )
+    summary = capsys.readouterr().out
+    assert "se-resnet" in summary and "resnet" in summary and "smoke" in summary
+    assert [json.loads(line)["seed"] for line in out.read_text().splitlines()] == [3, 3]
