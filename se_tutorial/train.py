@@ -17,7 +17,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -114,7 +114,6 @@ class TrainConfig:
     compile: bool = False
     tta: bool = False  #: also average the predictions of mirrored test images
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _checks.positive_int("epochs", self.epochs)
