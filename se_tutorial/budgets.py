@@ -9,7 +9,7 @@ epochs, the training subset and the model size; everything else is shared.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
@@ -29,9 +29,6 @@ class Budget:
     batch_size: int
     lr: float  #: peak learning rate of the one-cycle schedule
     augment: bool  #: random shifts and flips (short runs underfit, so they go without)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 BUDGETS = {

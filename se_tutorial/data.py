@@ -104,9 +104,8 @@ def _raw_file(folder: Path, name: str) -> Path:
     compressed = folder / f"{name}.gz"
     # One cache entry per source file and version: two copies of a dataset never share an entry.
     stat = compressed.stat()
-    key = hashlib.sha256(f"{compressed.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[
-        :16
-    ]
+    identity = f"{compressed.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    key = hashlib.sha256(identity.encode()).hexdigest()[:16]
     target = cache_dir() / "fashion-mnist" / key / name
     if target.is_file():
         return target
@@ -257,11 +256,9 @@ class Augmentation:
             images = torch.where(flipped[:, None, None, None], images.flip(3), images)
         if self.erase:
             low, high = self.erase_scale
-            size = torch.rand(n, 2, device=device, generator=generator) * (high - low) + low
-            size = size * torch.tensor([height, width], device=device)
-            corner = torch.rand(n, 2, device=device, generator=generator) * (
-                torch.tensor([height, width], device=device) - size
-            )
+            extent = torch.tensor([height, width], device=device)
+            size = (torch.rand(n, 2, device=device, generator=generator) * (high - low) + low) * extent
+            corner = torch.rand(n, 2, device=device, generator=generator) * (extent - size)
             rows = torch.arange(height, device=device)[None, :, None]
             cols = torch.arange(width, device=device)[None, None, :]
             inside = (

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .se_block import SEBlock
+
 
 @dataclass
 class Step:
@@ -23,18 +25,22 @@ class Step:
     label: str  #: text shown in the box
 
 
-def _describe(module: nn.Module | None, name: str) -> str:
-    if module is None:
-        return name
+def _kind(module: nn.Module) -> str:
+    """What a submodule does, in a few words: ``"3x3 conv, stride 2"``, ``"BN"``, ``"SE, r=16"``."""
     if isinstance(module, nn.Conv2d):
         k, s = module.kernel_size[0], module.stride[0]
-        return f"{name}: {k}x{k} conv" + (f", stride {s}" if s > 1 else "")
+        return f"{k}x{k} conv" + (f", stride {s}" if s > 1 else "")
     if isinstance(module, nn.Sequential):
-        return f"{name}: " + " + ".join(_describe(m, "").lstrip(": ") for m in module)
-    if hasattr(module, "extra_repr") and type(module).__name__ == "SEBlock":
-        return f"{name}: SE, r={module.reduction_ratio}"
-    kind = {"BatchNorm2d": "BN", "ReLU": "ReLU"}.get(type(module).__name__, type(module).__name__)
-    return f"{name}: {kind}" if name else kind
+        return " + ".join(_kind(m) for m in module)
+    if isinstance(module, SEBlock):
+        return f"SE, r={module.reduction_ratio}"
+    if isinstance(module, nn.BatchNorm2d):
+        return "BN"
+    return type(module).__name__
+
+
+def _describe(module: nn.Module | None, name: str) -> str:
+    return f"{name}: {_kind(module)}" if module is not None else name
 
 
 def block_dataflow(block: nn.Module, example: torch.Tensor) -> list[Step]:
