@@ -25,7 +25,7 @@ import torch
 
 from se_tutorial.files import atomic_write_text
 from se_tutorial.provenance import provenance
-from se_tutorial.train import run
+from se_tutorial.runs import run
 
 RESULTS = Path(__file__).parent / "results"
 

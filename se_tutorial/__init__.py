@@ -10,13 +10,24 @@ The package is small on purpose; each module holds one idea:
 * :mod:`se_tutorial.diagram` - data-flow diagrams traced from a block
 * :mod:`se_tutorial.data` - Fashion-MNIST and CIFAR-10 as tensors, the on-device loader
 * :mod:`se_tutorial.budgets` - smoke / brief / full training budgets
-* :mod:`se_tutorial.train` - ``fit``, evaluation, checkpoints and the command line
+* :mod:`se_tutorial.prepare` - the budget's data on the device, in loaders
+* :mod:`se_tutorial.config`, :mod:`se_tutorial.train` - hyperparameters and the loop, ``fit``
+* :mod:`se_tutorial.evaluation`, :mod:`se_tutorial.checkpoints` - metrics, safe checkpoints
+* :mod:`se_tutorial.runs`, :mod:`se_tutorial.command_line` - one run as a results row; ``python -m se_tutorial.train``
+* :mod:`se_tutorial.distributed`, :mod:`se_tutorial.precision` - torchrun helpers; autocast dtype
 * :mod:`se_tutorial.experiments` - named sweeps over seeds
 """
 
 from .attention import ATTENTION_LAYERS, attention_layer
 from .cost import count_flops, count_parameters, layer_table, se_block_cost, se_extra_parameters
-from .models import ResNet, cifar_resnet, from_torchvision_state_dict, resnet50, se_resnet50
+from .models import (
+    ResNet,
+    cifar_resnet,
+    from_timm_state_dict,
+    from_torchvision_state_dict,
+    resnet50,
+    se_resnet50,
+)
 from .resnet_blocks import (
     PLACEMENTS,
     BasicResNetBlock,
@@ -44,6 +55,7 @@ __all__ = [
     "cifar_resnet",
     "count_flops",
     "count_parameters",
+    "from_timm_state_dict",
     "from_torchvision_state_dict",
     "layer_table",
     "reduced_channels",

@@ -37,6 +37,8 @@ def choice(name: str, value: object, options: Iterable[str]) -> str:
 
 def feature_map(x: object, channels: int, where: str) -> torch.Tensor:
     """Check that ``x`` is a ``(batch, channels, height, width)`` tensor."""
+    if isinstance(x, torch.fx.Proxy):  # torch.fx.symbolic_trace: no shapes to check yet
+        return x
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{where} expects a torch.Tensor, got {type(x).__name__}.")
     if x.dim() != 4:

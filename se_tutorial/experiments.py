@@ -21,7 +21,7 @@ from . import _checks
 from .budgets import BUDGETS, default_device, resolve_budget
 from .data import DATASETS
 from .files import atomic_write_text
-from .train import run
+from .runs import run
 
 #: sweep name -> variants; each variant is a name and the keyword arguments of ``train.run``.
 SWEEPS: dict[str, dict[str, dict]] = {

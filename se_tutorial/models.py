@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from functools import partial
 
 import torch
 from torch import nn
@@ -24,7 +27,8 @@ class ResNet(nn.Module):
     """Stem, stages of residual blocks, global average pooling, linear classifier.
 
     Args:
-        block: the residual block class (:class:`BasicResNetBlock` or :class:`BottleneckBlock`).
+        block: the residual block class (:class:`BasicResNetBlock` or :class:`BottleneckBlock`),
+            or a callable with its signature.
         stage_depths: blocks per stage, ``N_s`` in the SENet paper.
         stage_channels: output channels per stage, ``C_s``; stages after the
             first halve the resolution.
@@ -34,13 +38,16 @@ class ResNet(nn.Module):
         attention: ``None``, a registered name such as ``"se"``, or a factory.
         placement: where each block puts its attention module.
         zero_init_residual: start every block as the identity (last BN's gamma = 0).
+        seed: if given, initialise every layer from its own generator keyed by
+            ``(seed, layer name)`` (see :meth:`init_weights`), so that two models
+            built with the same seed agree in every layer they share.
 
     Shape: ``(N, in_channels, H, W) -> (N, num_classes)`` logits.
     """
 
     def __init__(
         self,
-        block: type[ResidualBlock],
+        block: Callable[..., ResidualBlock],
         stage_depths: Sequence[int],
         stage_channels: Sequence[int],
         *,
@@ -51,6 +58,7 @@ class ResNet(nn.Module):
         attention: str | AttentionFactory | None = None,
         placement: str = "standard",
         zero_init_residual: bool = False,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
         if len(stage_depths) != len(stage_channels) or not stage_depths:
@@ -81,15 +89,31 @@ class ResNet(nn.Module):
             self.add_module(name, nn.Sequential(*blocks))
             self.stage_names.append(name)
         self.fc = nn.Linear(channels, num_classes)
+        self.zero_init_residual = zero_init_residual
+        self.init_weights(seed)
 
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        if zero_init_residual:
+    def init_weights(self, seed: int | None = None) -> None:
+        """Initialise every layer: He-normal convolutions, PyTorch's defaults elsewhere.
+
+        Without ``seed`` the layers draw from the global random generator in
+        construction order, so adding an SE block shifts every draw after it.
+        With ``seed``, each layer draws from a generator seeded by a hash of
+        ``(seed, its name)``: a layer's initial weights then depend only on its
+        name and shape, and a ResNet and an SE-ResNet built with one seed start
+        identical in every layer they share, the stem included.
+        """
+        for name, module in self.named_modules():
+            if next(module.parameters(recurse=False), None) is None:
+                continue
+            with _layer_generator(seed, name) if seed is not None else nullcontext():
+                if seed is not None and hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+                if isinstance(module, nn.Conv2d):
+                    nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if self.zero_init_residual:
             for module in self.modules():
                 if isinstance(module, ResidualBlock):
-                    last_bn = module.bn3 if isinstance(module, BottleneckBlock) else module.bn2
-                    nn.init.zeros_(last_bn.weight)
+                    nn.init.zeros_(module.last_bn.weight)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Feature maps of the last stage: ``(N, C_in, H, W) -> (N, C_last, H', W')``."""
@@ -103,6 +127,15 @@ class ResNet(nn.Module):
         return self.fc(self.features(x).mean(dim=(2, 3)))  # (N, C_last) -> (N, classes)
 
 
+@contextmanager
+def _layer_generator(seed: int, name: str) -> Iterator[None]:
+    """Seed the global CPU generator from ``(seed, name)`` inside, and restore it after."""
+    digest = hashlib.sha256(f"{seed}/{name}".encode()).digest()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
+        yield
+
+
 def cifar_resnet(
     depth: int = 20,
     *,
@@ -112,6 +145,7 @@ def cifar_resnet(
     attention: str | AttentionFactory | None = None,
     placement: str = "standard",
     zero_init_residual: bool = False,
+    seed: int | None = None,
 ) -> ResNet:
     """ResNet-``depth`` for small images (depth = 6n + 2: 8, 14, 20, 32, 44, 56, 110).
 
@@ -136,6 +170,7 @@ def cifar_resnet(
         attention=attention,
         placement=placement,
         zero_init_residual=zero_init_residual,
+        seed=seed,
     )
 
 
@@ -150,10 +185,18 @@ def resnet50(
     in_channels: int = 3,
     attention: str | AttentionFactory | None = None,
     placement: str = "standard",
+    stride_on_1x1: bool = False,
+    seed: int | None = None,
 ) -> ResNet:
-    """ImageNet ResNet-50 (torchvision's v1.5 layout). Shape: ``(N, 3, H, W) -> (N, classes)``."""
+    """ImageNet ResNet-50. Shape: ``(N, in_channels, H, W) -> (N, num_classes)``.
+
+    By default torchvision's "v1.5" layout (the stride of a downsampling
+    bottleneck on its 3x3 convolution); ``stride_on_1x1=True`` gives the
+    original layout that the SENet paper's FLOP counts refer to.
+    """
+    block = partial(BottleneckBlock, stride_on_1x1=True) if stride_on_1x1 else BottleneckBlock
     return ResNet(
-        BottleneckBlock,
+        block,
         RESNET50_STAGE_DEPTHS,
         RESNET50_STAGE_CHANNELS,
         stem="imagenet",
@@ -162,13 +205,25 @@ def resnet50(
         num_classes=num_classes,
         attention=attention,
         placement=placement,
+        seed=seed,
     )
 
 
-def se_resnet50(*, reduction_ratio: int = 16, num_classes: int = 1000, in_channels: int = 3) -> ResNet:
-    """SE-ResNet-50: ResNet-50 with an SE block in every bottleneck."""
-    se = attention_layer("se", reduction_ratio=reduction_ratio)
-    return resnet50(num_classes=num_classes, in_channels=in_channels, attention=se)
+def se_resnet50(
+    *,
+    reduction_ratio: int = 16,
+    hidden_channels: int | Callable[[int], int] | None = None,
+    bias: bool = False,
+    **resnet50_options: object,
+) -> ResNet:
+    """SE-ResNet-50: ResNet-50 with an SE block in every bottleneck.
+
+    ``hidden_channels`` overrides the rule ``reduced_channels(C, r)`` (a number,
+    or a function of the block's channels); ``bias=True`` gives the SE layers
+    biases, as timm's ``seresnet50`` has. Other options go to :func:`resnet50`.
+    """
+    se = attention_layer("se", reduction_ratio=reduction_ratio, hidden_channels=hidden_channels, bias=bias)
+    return resnet50(attention=se, **resnet50_options)
 
 
 def from_torchvision_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -178,3 +233,21 @@ def from_torchvision_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[
     >>> model.load_state_dict(from_torchvision_state_dict(torchvision_model.state_dict()))  # doctest: +SKIP
     """
     return {key.replace(".downsample.", ".shortcut."): value for key, value in state_dict.items()}
+
+
+def from_timm_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Convert the weights of timm's ``resnet50`` / ``seresnet50`` for this package.
+
+    Besides ``downsample`` -> ``shortcut``, timm's SE module ``se`` becomes
+    ``attention``, and its 1x1 convolutions ``(C', C, 1, 1)`` become the
+    ``Linear`` weights ``(C', C)`` they are equivalent to. timm's SE layers have
+    biases: load into ``se_resnet50(bias=True)``, or drop the ``.bias`` entries
+    of the SE layers for the bias-free default (exact only when they are zero).
+    """
+    converted = {}
+    for key, value in from_torchvision_state_dict(state_dict).items():
+        if ".se." in key:
+            key = key.replace(".se.", ".attention.")
+            value = value.flatten(1) if value.ndim == 4 else value
+        converted[key] = value
+    return converted

@@ -68,6 +68,11 @@ class ResidualBlock(nn.Module):
     def branch(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:  # pragma: no cover - abstract
+        """The branch's last batch norm: zeroing its scale makes the block start as the identity."""
+        raise NotImplementedError
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _checks.feature_map(x, self.in_channels, type(self).__name__)
         identity = self.shortcut(x)
@@ -107,11 +112,19 @@ class BasicResNetBlock(ResidualBlock):
         out = self.relu(self.bn1(self.conv1(x)))
         return self.bn2(self.conv2(out))
 
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn2
+
 
 class BottleneckBlock(ResidualBlock):
-    """1x1 reduce, 3x3 (with the stride, as in torchvision's ResNet v1.5), 1x1 expand.
+    """1x1 reduce, 3x3, 1x1 expand.
 
-    The inner width is ``out_channels // expansion``.
+    The stride sits on the 3x3 convolution, as in torchvision's ResNet "v1.5";
+    ``stride_on_1x1=True`` moves it to the first 1x1 convolution, as in the
+    original ResNet and the SENet paper, which computes the 3x3 on a quarter of
+    the positions and so costs fewer FLOPs. The inner width is
+    ``out_channels // expansion``.
     Shape: ``(N, in_channels, H, W) -> (N, out_channels, H / stride, W / stride)``.
     """
 
@@ -125,6 +138,7 @@ class BottleneckBlock(ResidualBlock):
         *,
         attention: AttentionFactory | None = None,
         placement: str = "standard",
+        stride_on_1x1: bool = False,
     ) -> None:
         super().__init__(in_channels, out_channels, stride, attention, placement)
         if out_channels % self.expansion:
@@ -134,8 +148,9 @@ class BottleneckBlock(ResidualBlock):
                 f"{self.expansion}, got {out_channels}; use e.g. {nearest}."
             )
         width = out_channels // self.expansion
-        self.conv1, self.bn1 = conv_bn(in_channels, width, 1)
-        self.conv2, self.bn2 = conv_bn(width, width, 3, stride)
+        self.stride_on_1x1 = stride_on_1x1
+        self.conv1, self.bn1 = conv_bn(in_channels, width, 1, stride if stride_on_1x1 else 1)
+        self.conv2, self.bn2 = conv_bn(width, width, 3, 1 if stride_on_1x1 else stride)
         self.conv3, self.bn3 = conv_bn(width, out_channels, 1)
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,12 +158,17 @@ class BottleneckBlock(ResidualBlock):
         out = self.relu(self.bn2(self.conv2(out)))
         return self.bn3(self.conv3(out))
 
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn3
+
 
 class WithSE:
     """Mixin: a residual block whose attention is an :class:`SEBlock` with ratio ``reduction_ratio``.
 
     Gives SE blocks the seed tutorial's signature,
-    ``(in_channels, out_channels, stride=1, reduction_ratio=16)``.
+    ``(in_channels, out_channels, stride=1, reduction_ratio=16)``;
+    ``hidden_channels`` sets the SE bottleneck's width directly instead.
     """
 
     def __init__(
@@ -158,10 +178,18 @@ class WithSE:
         stride: int = 1,
         reduction_ratio: int = 16,
         *,
+        hidden_channels: int | None = None,
         placement: str = "standard",
+        **block_options: object,
     ) -> None:
-        se = partial(SEBlock, reduction_ratio=_checks.positive_int("reduction_ratio", reduction_ratio))
-        super().__init__(in_channels, out_channels, stride, attention=se, placement=placement)
+        se = partial(
+            SEBlock,
+            reduction_ratio=_checks.positive_int("reduction_ratio", reduction_ratio),
+            hidden_channels=hidden_channels,
+        )
+        super().__init__(
+            in_channels, out_channels, stride, attention=se, placement=placement, **block_options
+        )
 
 
 class SEResNetBlock(WithSE, BasicResNetBlock):

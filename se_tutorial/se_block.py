@@ -45,10 +45,19 @@ def global_average_pool(x: torch.Tensor) -> torch.Tensor:
     return (total / (x.shape[2] * x.shape[3])).to(x.dtype)
 
 
+def global_max_pool(x: torch.Tensor) -> torch.Tensor:
+    """The largest value of each channel: ``(N, C, H, W) -> (N, C)``."""
+    return x.amax(dim=(2, 3))
+
+
+# torch.fx.symbolic_trace cannot look inside the dtype logic above, so it records
+# the call as one node (torch.export and torch.compile trace through it as usual).
+torch.fx.wrap("global_average_pool")
+
 #: Squeeze operators of the paper's Table 11: ``(N, C, H, W) -> (N, C)``.
 SQUEEZES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "avg": global_average_pool,
-    "max": lambda x: x.amax(dim=(2, 3)),
+    "max": global_max_pool,
 }
 
 
@@ -75,7 +84,8 @@ class SEBlock(nn.Module):
     Args:
         channels: ``C``, the number of input (and output) channels.
         reduction_ratio: ``r``; the bottleneck has ``reduced_channels(C, r)`` units.
-        hidden_channels: set the bottleneck width directly (overrides ``r``).
+        hidden_channels: set the bottleneck width directly, overriding ``r`` and the
+            small-channel rule: a number, or a function ``C -> width``.
         squeeze: ``"avg"`` (global average pooling, the paper's choice) or ``"max"``.
         gate: ``"sigmoid"`` (the paper's sigma), ``"hard_sigmoid"``, ``"tanh"`` or ``"relu"``.
         bias: give both Linear layers a bias (the seed tutorial uses none).
@@ -94,7 +104,7 @@ class SEBlock(nn.Module):
         channels: int,
         reduction_ratio: int = 16,
         *,
-        hidden_channels: int | None = None,
+        hidden_channels: int | Callable[[int], int] | None = None,
         squeeze: str = "avg",
         gate: str = "sigmoid",
         bias: bool = False,
@@ -104,6 +114,8 @@ class SEBlock(nn.Module):
         self.reduction_ratio = _checks.positive_int("reduction_ratio", reduction_ratio)
         if hidden_channels is None:
             hidden_channels = reduced_channels(channels, reduction_ratio)
+        elif callable(hidden_channels):
+            hidden_channels = hidden_channels(channels)
         self.hidden_channels = _checks.positive_int("hidden_channels", hidden_channels)
         self.squeeze_name = _checks.choice("squeeze", squeeze, SQUEEZES)
         self.gate_name = _checks.choice("gate", gate, GATES)
@@ -116,7 +128,8 @@ class SEBlock(nn.Module):
     def excitation(self, x: torch.Tensor) -> torch.Tensor:
         """Channel weights ``s`` for input ``x``: ``(N, C, H, W) -> (N, C)``."""
         _checks.feature_map(x, self.channels, "SEBlock")
-        z = SQUEEZES[self.squeeze_name](x)  # squeeze: (N, C, H, W) -> (N, C)
+        # squeeze: (N, C, H, W) -> (N, C); the functions are called by name so that fx can wrap them
+        z = global_average_pool(x) if self.squeeze_name == "avg" else global_max_pool(x)
         return self.gate(self.fc2(self.act(self.fc1(z))))  # excite: (N, C) -> (N, C)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -13,17 +13,14 @@ from fixtures import write_fashion_mnist
 from torch import nn
 
 from se_tutorial.budgets import BUDGETS, resolve_budget
+from se_tutorial.checkpoints import CheckpointMismatchError
+from se_tutorial.command_line import main
+from se_tutorial.config import TrainConfig
 from se_tutorial.data import Augmentation, load_dataset
-from se_tutorial.train import (
-    CheckpointMismatchError,
-    NonFiniteLossError,
-    TrainConfig,
-    build_model,
-    confusion_matrix,
-    fit,
-    main,
-    prepare_data,
-)
+from se_tutorial.evaluation import confusion_matrix
+from se_tutorial.prepare import prepare_data
+from se_tutorial.runs import build_model
+from se_tutorial.train import NonFiniteLossError, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = replace(BUDGETS["smoke"], batch_size=64)
@@ -228,7 +225,7 @@ def test_too_few_steps_for_a_schedule_is_reported(tmp_path, monkeypatch):
 
 
 def test_the_budget_decides_augmentation_unless_told(tmp_path, monkeypatch):
-    from se_tutorial.train import DEFAULT_AUGMENTATION
+    from se_tutorial.prepare import DEFAULT_AUGMENTATION
 
     monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist")))
     dataset = load_dataset("fashion-mnist", download=False)
@@ -243,7 +240,7 @@ def test_the_budget_decides_augmentation_unless_told(tmp_path, monkeypatch):
 
 
 def test_flip_test_time_augmentation_averages_the_mirrored_prediction(tiny_data):
-    from se_tutorial.train import predict
+    from se_tutorial.evaluation import predict
 
     model = tiny_model().eval()
     plain, labels = predict(model, tiny_data.test)

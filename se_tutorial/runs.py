@@ -1,0 +1,104 @@
+"""One training run, from names to a results row: what the command line and the sweeps call.
+
+``run(budget="brief", attention="se", seed=0)`` loads the data, builds the
+budget's model, trains it with :func:`~se_tutorial.train.fit` and returns a
+JSON-ready row with the final metrics, the per-epoch history and provenance.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import _checks
+from .attention import AttentionFactory
+from .budgets import Budget, default_device, resolve_budget
+from .config import TrainConfig
+from .distributed import world
+from .models import cifar_resnet
+from .prepare import prepare_data
+from .provenance import provenance
+from .train import fit
+
+#: ``--model`` names of the small-image ResNets: name -> depth.
+MODELS = {f"resnet{depth}": depth for depth in (8, 14, 20, 32, 44, 56, 110)}
+
+
+def build_model(
+    budget: Budget,
+    *,
+    in_channels: int,
+    num_classes: int,
+    model: str | None = None,
+    attention: str | AttentionFactory | None = None,
+    seed: int | None = None,
+) -> nn.Module:
+    """The budget's ResNet (or ``model``, e.g. ``"resnet20"``), with or without attention.
+
+    With ``seed``, every layer is initialised from its own generator keyed by
+    ``(seed, layer name)``: a ResNet and an SE-ResNet built with the same seed
+    start with identical weights in every layer they share.
+    """
+    depth = MODELS[_checks.choice("model", model, MODELS)] if model else budget.depth
+    return cifar_resnet(
+        depth, in_channels=in_channels, num_classes=num_classes, width=budget.width,
+        attention=attention, zero_init_residual=True, seed=seed,
+    )  # fmt: skip
+
+
+def run(
+    *,
+    dataset: str = "fashion-mnist",
+    budget: str | None = None,
+    model: str | None = None,
+    attention: str | None = None,
+    seed: int = 0,
+    epochs: int | None = None,
+    lr: float | None = None,
+    compile: bool = False,
+    tta: bool = False,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Train one model and return its results row (with provenance)."""
+    rank, world_size = world()
+    if world_size > 1 and torch.cuda.is_available():
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    else:
+        device = default_device()
+    chosen = resolve_budget(budget, device)
+    data = prepare_data(dataset, budget=chosen, device=device, seed=seed, rank=rank, world_size=world_size)
+    network = build_model(
+        chosen, in_channels=data.in_channels, num_classes=len(data.classes), model=model,
+        attention=attention, seed=seed,
+    )  # fmt: skip
+    config = TrainConfig(
+        epochs=epochs or chosen.epochs, lr=lr or chosen.lr, compile=compile, tta=tta, seed=seed
+    )
+    started = time.perf_counter()
+    history = fit(
+        network, data, config, checkpoint=checkpoint, resume=resume, progress=progress, budget=chosen
+    )
+    return {
+        "dataset": dataset,
+        "model": model or f"resnet{chosen.depth}",
+        "width": chosen.width,
+        "attention": attention or "none",
+        "budget": chosen.name,
+        "seed": seed,
+        "epochs": config.epochs,
+        "world_size": world_size,
+        "test_accuracy": history.rows[-1]["test_accuracy"],
+        "test_loss": history.rows[-1]["test_loss"],
+        "best_test_accuracy": max(row["test_accuracy"] for row in history.rows),
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "data_source": data.source,
+        "history": history.rows,
+        **provenance(device),
+    }
