@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass, field
 
 COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds")
@@ -13,7 +14,7 @@ class History:
     """Per-epoch metrics of one run: ``history.rows[i]["test_accuracy"]``, ``history.plot()``."""
 
     rows: list[dict] = field(default_factory=list)
-    meta: dict = field(default_factory=dict)  #: device, dataset, budget
+    meta: dict = field(default_factory=dict)  #: device, dataset, budget, label_smoothing, num_classes
 
     def append(self, **row: float) -> None:
         self.rows.append(row)
@@ -41,17 +42,35 @@ class History:
         )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
-    def plot(self, axes=None, label: str | None = None):
-        """Loss and accuracy curves on two axes (created if not given); returns the figure."""
+    def plot(self, axes=None, label: str | None = None, color: str | None = None):
+        """Loss and accuracy curves on two axes (created if not given); returns the figure.
+
+        The two losses are different quantities: the training loss is the
+        label-smoothed cross-entropy the optimizer minimised (averaged over the
+        epoch while the weights changed), the test loss plain cross-entropy at
+        the end of the epoch. With label smoothing the training loss cannot
+        fall below :func:`smoothed_loss_floor`, drawn as a dotted line.
+        """
         import matplotlib.pyplot as plt
 
         if axes is None:
-            _, axes = plt.subplots(1, 2, figsize=(10, 3.5), constrained_layout=True)
+            _, axes = plt.subplots(1, 2, figsize=(6.8, 3.0), constrained_layout=True)
         prefix = f"{label} " if label else ""
         epochs = self.column("epoch")
-        for split, style in (("train", "--"), ("test", "-")):
-            axes[0].plot(epochs, self.column(f"{split}_loss"), style, label=f"{prefix}{split}")
-            axes[1].plot(epochs, self.column(f"{split}_accuracy"), style, label=f"{prefix}{split}")
+        smoothing = self.meta.get("label_smoothing", 0.0)
+        train_name = "train (smoothed)" if smoothing else "train"
+        for split, style, name in (("train", "--", train_name), ("test", "-", "test")):
+            axes[0].plot(epochs, self.column(f"{split}_loss"), style, color=color, label=f"{prefix}{name}")
+            axes[1].plot(
+                epochs, self.column(f"{split}_accuracy"), style, color=color, label=f"{prefix}{split}"
+            )
+        if smoothing and "num_classes" in self.meta:
+            floor = smoothed_loss_floor(smoothing, self.meta["num_classes"])
+            axes[0].axhline(floor, color="grey", linestyle=":", linewidth=1)
+            axes[0].annotate(
+                f"smoothed-loss floor {floor:.2f}", (epochs[0], floor), xytext=(0, 3),
+                textcoords="offset points", color="grey", fontsize=9,
+            )  # fmt: skip
         axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
         axes[1].set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
         for ax in axes:
@@ -59,6 +78,24 @@ class History:
             ax.legend()
             ax.grid(alpha=0.3)
         return axes[0].figure
+
+
+def smoothed_loss_floor(label_smoothing: float, num_classes: int) -> float:
+    """The smallest label-smoothed cross-entropy any prediction can reach.
+
+    Smoothing by ``eps`` trains towards the target ``1 - eps + eps/K`` for the
+    true class and ``eps/K`` for each other class; cross-entropy against a
+    target is smallest when the prediction equals it, and then equals the
+    target's entropy. For ``eps = 0.1`` and ``K = 10`` that is about 0.50.
+
+    >>> round(smoothed_loss_floor(0.1, 10), 4)
+    0.5003
+    """
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}.")
+    other = label_smoothing / num_classes
+    true = 1 - label_smoothing + other
+    return 0.0 - sum(p * math.log(p) for p in [true] + [other] * (num_classes - 1) if p > 0)
 
 
 def _cell(value: float) -> str:
