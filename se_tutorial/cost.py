@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import _checks
-from .se_block import reduced_channels
+from .se_block import SEBlock, reduced_channels
 
 
 def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
@@ -95,6 +95,57 @@ def se_block_cost(channels: int, reduction_ratio: int, height: int, width: int) 
         excitation_flops=2 * weights,
         squeeze_ops=channels * area,
         scale_ops=channels * area,
+    )
+
+
+@dataclass(frozen=True)
+class SEOverhead:
+    """What every SE block of a network adds to one forward pass, per sample.
+
+    Counted in multiply-adds for the two matrix products (the unit of the
+    SENet paper's "GFLOPs") and in single operations for the element-wise
+    passes over the feature maps, which FLOP counters of matrix products omit.
+    """
+
+    blocks: int
+    excitation_macs: int  #: ``sum C * C'`` twice per block: the two bottleneck layers
+    squeeze_adds: int  #: ``sum C * H * W``: global average pooling reads every value
+    scale_mults: int  #: ``sum C * H * W``: the scale step multiplies every value
+
+    @property
+    def elementwise_ops(self) -> int:
+        return self.squeeze_adds + self.scale_mults
+
+
+def se_overhead(model: nn.Module, example_input: torch.Tensor | Sequence[int]) -> SEOverhead:
+    """Count what the :class:`SEBlock` modules of ``model`` compute on one input (batch 1).
+
+    Hooks record the shape each SE block sees; the model runs once in eval
+    mode without gradients (its mode is restored).
+    """
+    if not isinstance(example_input, torch.Tensor):
+        example_input = torch.zeros(tuple(example_input))
+    seen: list[tuple[SEBlock, tuple[int, ...]]] = []
+    handles = [
+        module.register_forward_pre_hook(lambda m, args: seen.append((m, tuple(args[0].shape[1:]))))
+        for module in model.modules()
+        if isinstance(module, SEBlock)
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(example_input[:1])
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    area = [c * h * w for _, (c, h, w) in seen]
+    return SEOverhead(
+        blocks=len(seen),
+        excitation_macs=sum(2 * block.channels * block.hidden_channels for block, _ in seen),
+        squeeze_adds=sum(area),
+        scale_mults=sum(area),
     )
 
 

@@ -1,12 +1,13 @@
-"""Copy ``repository.url`` from _config.yml into every notebook's set-up cell.
+"""Copy ``repository.url`` from _config.yml into every notebook's set-up cell and Colab badge.
 
     python book/scripts/sync_repository_url.py          # rewrite notebooks that differ
     python book/scripts/sync_repository_url.py --check  # exit 1 if any differs
 
 _config.yml is the one place that names the repository (launch buttons,
 repository button); notebooks opened in Colab cannot read it, so their first
-code cell carries a copy, which this script keeps equal. Only the source line
-changes: stored outputs stay as they are.
+code cell carries a copy, and the Colab badge under each chapter's title links
+to the notebook in that repository; this script keeps both equal. Only sources
+change: stored outputs stay as they are.
 """
 
 from __future__ import annotations
@@ -22,20 +23,39 @@ from se_tutorial.files import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 LINE = re.compile(r'^REPOSITORY = "[^"]*"', re.MULTILINE)
+BADGE = re.compile(r"\(https://colab\.research\.google\.com/github/[^)]*\)")
+
+
+def colab_url(repository: str, branch: str, notebook: Path) -> str:
+    """Colab's address for ``notebook`` in a GitHub ``repository`` on ``branch``."""
+    match = re.fullmatch(r"https://github\.com/([^/]+/[^/]+?)/?", repository)
+    if not match:
+        raise ValueError(
+            f"repository.url in _config.yml must be a GitHub address such as "
+            f"https://github.com/OWNER/REPO for Colab to open the notebooks, got {repository!r}."
+        )
+    return f"https://colab.research.google.com/github/{match[1]}/blob/{branch}/notebooks/{notebook.name}"
 
 
 def main(arguments: list[str]) -> int:
-    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    url = repository["url"]
     stale = []
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         notebook = json.loads(path.read_text())
+        title = next(c for c in notebook["cells"] if c["cell_type"] == "markdown")
         first = next(c for c in notebook["cells"] if c["cell_type"] == "code")
-        source = "".join(first["source"])
-        updated = LINE.sub(f'REPOSITORY = "{url}"', source, count=1)
-        if updated != source:
+        badge = f"({colab_url(url, repository.get('branch', 'main'), path)})"
+        changed = False
+        for cell, pattern, replacement in ((first, LINE, f'REPOSITORY = "{url}"'), (title, BADGE, badge)):
+            source = "".join(cell["source"])
+            updated = pattern.sub(lambda _, r=replacement: r, source, count=1)
+            if updated != source:
+                cell["source"] = updated.splitlines(keepends=True)
+                changed = True
+        if changed:
             stale.append(path.name)
             if "--check" not in arguments:
-                first["source"] = updated.splitlines(keepends=True)
                 atomic_write_text(path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
     verb = "differ from" if "--check" in arguments else "updated to"
     for name in stale:

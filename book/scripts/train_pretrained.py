@@ -31,6 +31,7 @@ def main() -> int:
     args = cli.parse_args()
 
     device = torch.device("cpu")
+    origin = provenance(device)  # the code imported now is the code that trains
     budget = resolve_budget(args.budget, device)
     data = prepare_data("fashion-mnist", budget=budget, device=device, seed=args.seed)
     model = build_model(budget, in_channels=1, num_classes=10, attention="se", seed=args.seed)
@@ -46,7 +47,7 @@ def main() -> int:
         "epochs": budget.epochs,
         "test_accuracy": history.rows[-1]["test_accuracy"],
         "history": history.rows,
-        **provenance(device),
+        **origin,
     }  # fmt: skip
     path = save_pretrained(PRETRAINED_DIR / f"{name}.pt", model, card)
     print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}: "
