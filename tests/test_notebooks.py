@@ -109,6 +109,8 @@ BOX_WIDTH = 76
 
 
 def output_lines(cell: dict) -> list[str]:
+    if "remove-output" in cell["metadata"].get("tags", []):
+        return []  # not on the page
     lines = []
     for output in cell["outputs"]:
         data = output.get("data", {})
