@@ -102,8 +102,8 @@ def block_dataflow(block: nn.Module, example: torch.Tensor) -> list[Step]:
     step_of = {user_input.name: 0}  # graph node name -> step index
     own_steps: set[int] = set()  # steps of the module's own operations
     for node in graph.nodes:
-        if node.op != "call_function" or not node.users:
-            continue
+        if node.op != "call_function" or not isinstance(node.meta.get("val"), torch.Tensor):
+            continue  # placeholders, the output, checks and sizes
         fed_by = sorted({step_of[n.name] for n in node.all_input_nodes if n.name in step_of})
         if not fed_by:
             continue  # works only on parameters or constants
