@@ -1,13 +1,18 @@
-"""Data-flow diagrams of residual blocks, traced from the module itself.
+"""Data-flow diagrams of residual blocks and SE blocks, traced from the module itself.
 
-The diagram is not drawn by hand: :func:`block_dataflow` exports the block
+The diagrams are not drawn by hand: :func:`block_dataflow` exports the module
 with ``torch.export`` and groups the traced operations by the submodule that
 ran them, so the picture changes whenever the code does (a new placement, a
-new attention module) and can never disagree with it.
+new attention module) and can never disagree with it. The shapes come from
+the trace too: the batch size is exported as a symbol and printed as ``N``.
+
+The drawings are sized for the book: 9 pt text or larger, and at most 6.9 in
+wide, so that a 100 dpi PNG fits the 688 px content column without shrinking.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -15,73 +20,137 @@ from torch import nn
 
 from .se_block import SEBlock
 
+#: Operations a module performs itself (not in a submodule) that get a box:
+#: aten name -> (step name, what it does).
+OWN_OPERATIONS = {
+    "add": ("+", "+"),
+    "mul": ("scale", "x · s"),
+    "sum": ("squeeze", "global average pool"),  # global_average_pool sums, then divides
+    "mean": ("squeeze", "global average pool"),
+    "amax": ("squeeze", "global max pool"),
+}
+#: Operations that only reshape or cast a tensor: they draw no box of their own.
+RESHAPES = {"slice", "unsqueeze", "squeeze", "view", "reshape", "expand", "to", "_to_copy", "alias"}
+
 
 @dataclass
 class Step:
-    """One box of the diagram: a direct submodule call, or the residual addition ``"+"``."""
+    """One box of the diagram: a submodule call or an operation of the module itself."""
 
-    name: str  #: submodule name (``"conv1"``, ``"attention"``, ...), ``"+"``, ``"input"`` or ``"output"``
+    name: str  #: submodule name (``"conv1"``, ``"attention"``), ``"+"``, ``"squeeze"``, ``"scale"``, ``"input"`` or ``"output"``
     inputs: list[int]  #: indices of the steps that feed it
-    label: str  #: text shown in the box
+    kind: str  #: what it does: ``"3x3 conv, stride 2"``, ``"SE 64→4→64"``, ``"global average pool"``
+    shape: tuple[int | str, ...]  #: shape of its output, ``"N"`` for the batch dimension
+
+    @property
+    def label(self) -> str:
+        """``"conv1: 3x3 conv, stride 2"``; just the name where it says it all (``"+"``, ``"input"``)."""
+        return self.name if self.kind == self.name else f"{self.name}: {self.kind}"
+
+
+def format_shape(shape: tuple[int | str, ...]) -> str:
+    """``("N", 64, 14, 14)`` -> ``"(N, 64, 14, 14)"``."""
+    return "(" + ", ".join(map(str, shape)) + ")"
 
 
 def _kind(module: nn.Module) -> str:
-    """What a submodule does, in a few words: ``"3x3 conv, stride 2"``, ``"BN"``, ``"SE, r=16"``."""
+    """What a submodule does, in a few words: ``"3x3 conv, stride 2"``, ``"BN"``, ``"SE 64→4→64"``."""
     if isinstance(module, nn.Conv2d):
         k, s = module.kernel_size[0], module.stride[0]
         return f"{k}x{k} conv" + (f", stride {s}" if s > 1 else "")
     if isinstance(module, nn.Sequential):
         return " + ".join(_kind(m) for m in module)
-    if isinstance(module, SEBlock):
-        return f"SE, r={module.reduction_ratio}"
+    if isinstance(module, SEBlock):  # the true hidden width: r alone hides the small-channel rule
+        return f"SE {module.channels}→{module.hidden_channels}→{module.channels}"
+    if isinstance(module, nn.Linear):
+        return f"Linear {module.in_features}→{module.out_features}"
     if isinstance(module, nn.BatchNorm2d):
         return "BN"
     return type(module).__name__
 
 
-def _describe(module: nn.Module | None, name: str) -> str:
-    return f"{name}: {_kind(module)}" if module is not None else name
+def _export(module: nn.Module, example: torch.Tensor) -> torch.fx.Graph:
+    """The graph of ``module`` in eval mode, for inputs shaped like ``example`` but any batch size."""
+    was_training = module.training
+    module.eval()
+    # A batch of one would be specialised to the constant 1, so trace a batch of two.
+    batch = example.new_zeros((2, *example.shape[1:]))
+    try:
+        program = torch.export.export(module, (batch,), dynamic_shapes=({0: torch.export.Dim("N")},))
+    finally:
+        module.train(was_training)
+    return program.graph
 
 
 def block_dataflow(block: nn.Module, example: torch.Tensor) -> list[Step]:
-    """The block's forward pass as steps in execution order, from ``torch.export``.
+    """The module's forward pass as steps in execution order, from ``torch.export``.
 
-    ``example`` is an input of the block's shape ``(N, C, H, W)``; the block is
-    traced in eval mode and left in the mode it was in.
+    Works for a residual block and for an :class:`SEBlock` itself (steps
+    ``input, squeeze, fc1, act, fc2, gate, scale, output``). ``example`` is an
+    input of shape ``(N, C, H, W)``; only its shape and dtype matter. The
+    module is traced in eval mode and left in the mode it was in.
     """
-    was_training = block.training
-    block.eval()
-    try:
-        graph = torch.export.export(block, (example,)).graph
-    finally:
-        block.train(was_training)
+    graph = _export(block, example)
     children = dict(block.named_children())
-    steps = [Step("input", [], "input")]
-    step_of: dict[str, int] = {}  # graph node name -> step index
     user_input = next(n for n in graph.nodes if n.op == "placeholder" and n.name == "x")
-    step_of[user_input.name] = 0
+    batch_symbol = str(user_input.meta["val"].shape[0])
+
+    def shape_of(node: torch.fx.Node) -> tuple[int | str, ...]:
+        return tuple("N" if str(d) == batch_symbol else int(d) for d in node.meta["val"].shape)
+
+    steps = [Step("input", [], "input", shape_of(user_input))]
+    step_of = {user_input.name: 0}  # graph node name -> step index
+    own_steps: set[int] = set()  # steps of the module's own operations
     for node in graph.nodes:
-        if node.op != "call_function" or not node.users:
-            continue
-        fed_by = [step_of[n.name] for n in node.all_input_nodes if n.name in step_of]
+        if node.op != "call_function" or not isinstance(node.meta.get("val"), torch.Tensor):
+            continue  # placeholders, the output, checks and sizes
+        fed_by = sorted({step_of[n.name] for n in node.all_input_nodes if n.name in step_of})
         if not fed_by:
             continue  # works only on parameters or constants
         stack = node.meta.get("nn_module_stack") or {}
-        path = list(stack.values())[-1][0] if stack else ""
-        child = path.split(".")[0]
-        name = child if child else "+"
-        if name == "+" and "add" not in str(node.target):
-            continue  # shape checks and other bookkeeping of the block itself
-        same = [i for i in fed_by if steps[i].name == name]
-        if same and name != "+":
-            step_of[node.name] = same[0]  # still inside the same submodule call
+        child = (list(stack.values())[-1][0] if stack else "").split(".")[0]
+        operation = str(node.target).split(".")[1]  # "aten.add.Tensor" -> "add"
+        if child:
+            same = [i for i in fed_by if steps[i].name == child]
+            if same:  # still inside the same submodule call
+                step_of[node.name] = same[0]
+                steps[same[0]].shape = shape_of(node)
+                continue
+            name, kind = child, _kind(children[child])
+        elif operation in RESHAPES or (len(fed_by) == 1 and fed_by[0] in own_steps):
+            step_of[node.name] = fed_by[-1]  # bookkeeping: a reshape, or the division after a sum
             continue
-        steps.append(Step(name, sorted(set(fed_by)), _describe(children.get(child), name)))
+        else:
+            name, kind = OWN_OPERATIONS.get(operation, (operation, operation))
+            own_steps.add(len(steps))
+        steps.append(Step(name, fed_by, kind, shape_of(node)))
         step_of[node.name] = len(steps) - 1
     output = next(n for n in graph.nodes if n.op == "output")
     last = [step_of[n.name] for n in output.all_input_nodes if n.name in step_of]
-    steps.append(Step("output", last, "output"))
+    steps.append(Step("output", last, "output", steps[last[0]].shape))
     return steps
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout. All lengths are in points (1/72 in), and a drawing is shown at one point per point.
+
+FONT_SIZE = 9  #: the smallest text in a figure, in points
+TITLE_SIZE = 10
+BOX_HEIGHT = 18  # one line of 9 pt text and its padding
+BOX_PADDING = 4  # left and right of the text
+ROW_GAP = 12  # room for an arrow between two rows of boxes ...
+ROW_GAP_WITH_SHAPES = 20  # ... or for an arrow and a line of 9 pt text
+SIDE_GAP = 10  # between a box and the side column of the shortcut
+TITLE_ROOM = 22  # above each axes, for its title
+BOOK_WIDTH = 6.88  #: inches: the book's 688 px column at 100 dpi
+COLORS = {"attention": "#f6c667", "+": "#cfe8cf", "shortcut": "#cfd8f0", "scale": "#cfe8cf"}
+
+
+def _text_width(text: str) -> float:
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    return text_to_path.get_text_width_height_descent(text, FontProperties(size=FONT_SIZE), ismath=False)[0]
 
 
 def _ancestors(steps: list[Step], index: int) -> set[int]:
@@ -95,37 +164,192 @@ def _ancestors(steps: list[Step], index: int) -> set[int]:
     return found
 
 
-def draw_block(block: nn.Module, example: torch.Tensor, ax=None, title: str | None = None):
-    """Draw :func:`block_dataflow` as boxes and arrows: residual branch left, shortcut right."""
-    import matplotlib.pyplot as plt
-
-    steps = block_dataflow(block, example)
-    lane = [0] * len(steps)  # 0: input, residual branch, merge; 1: shortcut
+def _shortcut_steps(steps: list[Step]) -> set[int]:
+    """Steps that only the shortcut of a ``"+"`` runs (the input of the addition not fed by ``conv1``)."""
+    shortcut: set[int] = set()
     for step in steps:
         if step.name != "+":
             continue
         for source in step.inputs:
             ancestors = _ancestors(steps, source) | {source}
-            if not any(steps[a].name == "conv1" for a in ancestors):  # this input is the shortcut
+            if not any(steps[a].name == "conv1" for a in ancestors):
                 branch = set().union(*(_ancestors(steps, s) | {s} for s in step.inputs if s != source))
-                for a in ancestors - branch:
-                    lane[a] = 1
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.2, 0.62 * len(steps) + 0.4))
-    position = [(lane[i] * 2.2, -i) for i in range(len(steps))]
-    colors = {"attention": "#f6c667", "+": "#cfe8cf", "shortcut": "#cfd8f0"}
-    for index, step in enumerate(steps):
-        x, y = position[index]
-        ax.text(x, y, step.label, ha="center", va="center", fontsize=9,
-                bbox={"boxstyle": "round,pad=0.35", "fc": colors.get(step.name, "#eeeeee"), "ec": "#555555"})  # fmt: skip
-        for source in step.inputs:
-            ax.annotate("", xy=(x, y + 0.28), xytext=(position[source][0], position[source][1] - 0.28),
-                        arrowprops={"arrowstyle": "->", "color": "#444444",
-                                    "connectionstyle": "arc3,rad=0.0" if lane[source] == lane[index] else "arc3,rad=-0.2"})  # fmt: skip
-    ax.set_xlim(-1.6, 3.8)
-    ax.set_ylim(-len(steps) + 0.4, 0.6)
-    ax.axis("off")
-    ax.set_title(
-        title or f"{type(block).__name__} (placement={getattr(block, 'placement', '?')})", fontsize=10
+                shortcut |= ancestors - branch
+    return shortcut
+
+
+@dataclass
+class _Layout:
+    """What to draw where, in points: boxes with their texts, arrows, and the arrows' shape labels."""
+
+    boxes: list[tuple[float, float, float, str, str]]  # (x, y, width, text, fill colour), x and y the centre
+    arrows: list[list[tuple[float, float]]]  # polylines, the arrowhead at the last point
+    notes: list[tuple[float, float, str, str]]  # (x, y, text, horizontal alignment)
+    extent: tuple[float, float, float, float]  # left, right, bottom, top
+
+    @property
+    def size(self) -> tuple[float, float]:
+        left, right, bottom, top = self.extent
+        return right - left, top - bottom
+
+
+def _layout(steps: list[Step], texts: list[str], shapes: bool) -> _Layout:
+    """Main path in a column at x = 0, top to bottom; the shortcut (and any skip) in a side column.
+
+    Shortcut boxes sit as low as they can, just above the step they feed, so
+    that they stand beside narrow boxes. Arrows into or out of the side column
+    run horizontally along a box's own row, so they never cross another box.
+    With ``shapes``, each arrow is labelled with the shape of the tensor it carries.
+    """
+    side = _shortcut_steps(steps)
+    row: dict[int, int] = {}
+    for index in range(len(steps)):
+        if index not in side:
+            row[index] = len(row)
+    for index in sorted(side, reverse=True):  # as low as possible: just above its first consumer
+        consumers = [i for i, s in enumerate(steps) if index in s.inputs]
+        row[index] = min(row[c] for c in consumers) - 1
+    pitch = BOX_HEIGHT + (ROW_GAP_WITH_SHAPES if shapes else ROW_GAP)
+    width = [_text_width(t) + 2 * BOX_PADDING for t in texts]
+    main_width = {row[i]: width[i] for i in row if i not in side}
+    side_x = max(  # clear of every main box, and of the main box beside each side box
+        [w / 2 + SIDE_GAP for w in main_width.values()]
+        + [main_width[row[i]] / 2 + SIDE_GAP + width[i] / 2 for i in side]
     )
+    x = [side_x if i in side else 0.0 for i in range(len(steps))]
+    y = [-row[i] * pitch for i in range(len(steps))]
+
+    arrows, notes = [], []
+    for target, step in enumerate(steps):
+        for source in step.inputs:
+            shape = format_shape(steps[source].shape)
+            leave = (x[source], y[source] - BOX_HEIGHT / 2)  # bottom centre
+            if x[source] == x[target] and row[target] == row[source] + 1:  # straight down
+                arrive = (x[target], y[target] + BOX_HEIGHT / 2)
+                arrows.append([leave, arrive])
+                notes.append((x[source] - 4, (leave[1] + arrive[1]) / 2, shape, "right"))
+                continue
+            # Around the side: a main box is left and entered on its right, along its own row.
+            path = [leave] if source in side else [(width[source] / 2, y[source]), (side_x, y[source])]
+            if target in side:
+                path.append((side_x, y[target] + BOX_HEIGHT / 2))
+            else:
+                path += [(side_x, y[target]), (width[target] / 2, y[target])]
+            arrows.append(path)
+            notes.append((side_x + 4, (y[source] + y[target]) / 2, shape, "left"))
+    notes = notes if shapes else []
+
+    boxes = [
+        (x[i], y[i], width[i], texts[i], COLORS.get(steps[i].name, "#eeeeee")) for i in range(len(steps))
+    ]
+    left = min(
+        [x - w / 2 for x, _, w, *_ in boxes] + [x - _text_width(t) for x, _, t, h in notes if h == "right"]
+    )
+    right = max(
+        [x + w / 2 for x, _, w, *_ in boxes]
+        + [x for points in arrows for x, _ in points]
+        + [x + _text_width(t) for x, _, t, h in notes if h == "left"]
+    )
+    margin = 3
+    top, bottom = BOX_HEIGHT / 2 + margin, min(y) - BOX_HEIGHT / 2 - margin
+    return _Layout(boxes, arrows, notes, (left - margin, right + margin, bottom, top))
+
+
+def _draw(ax, layout: _Layout, title: str | None) -> None:
+    """Draw ``layout`` on ``ax`` at one data unit per point, if ``ax`` is large enough."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    from matplotlib.path import Path
+
+    for x, y, width, text, fill in layout.boxes:
+        corner = (x - width / 2, y - BOX_HEIGHT / 2)
+        style = "round,pad=0,rounding_size=4"
+        ax.add_patch(FancyBboxPatch(corner, width, BOX_HEIGHT, boxstyle=style, fc=fill, ec="#555555", lw=0.8))
+        ax.text(x, y, text, ha="center", va="center", fontsize=FONT_SIZE)
+    for points in layout.arrows:
+        ax.add_patch(
+            FancyArrowPatch(path=Path(points), arrowstyle="-|>", mutation_scale=8, color="#444444", lw=0.9)
+        )
+    for x, y, text, alignment in layout.notes:
+        ax.text(x, y, text, ha=alignment, va="center", fontsize=FONT_SIZE, color="#333333")
+    # One point per data unit, centred and at the top of the axes. If the axes is too small, or a
+    # layout engine resizes it later, the equal aspect scales the drawing evenly.
+    left, right, bottom, top = layout.extent
+    position = ax.get_position()
+    width = max(right - left, position.width * ax.figure.get_figwidth() * 72)
+    height = max(top - bottom, position.height * ax.figure.get_figheight() * 72)
+    ax.set_xlim((left + right - width) / 2, (left + right + width) / 2)
+    ax.set_ylim(top - height, top)
+    ax.set_aspect("equal", adjustable="box")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=TITLE_SIZE)
+
+
+def _figure_for(layout: _Layout, title: str | None):
+    """Axes in a new figure exactly the size of ``layout`` (or of the title, if wider)."""
+    import matplotlib.pyplot as plt
+
+    width, height = layout.size
+    width = max(width, 1.1 * _text_width(title or "") * TITLE_SIZE / FONT_SIZE)
+    room = TITLE_ROOM if title else 0
+    figure = plt.figure(figsize=(width / 72, (height + room) / 72))
+    return figure.add_axes((0, 0, 1, height / (height + room)))
+
+
+def draw_block(block: nn.Module, example: torch.Tensor, ax=None, title: str | None = None):
+    """Draw :func:`block_dataflow` as boxes and arrows: main path in the middle, shortcut at the side.
+
+    Boxes say what each step does (``"3x3 conv, stride 2"``, ``"SE 64→4→64"``);
+    the names are in ``block_dataflow``. A block is about 3 in wide, so two fit
+    side by side in the book (see :func:`draw_blocks`). Returns the figure.
+    """
+    steps = block_dataflow(block, example)
+    texts = [step.kind for step in steps]
+    layout = _layout(steps, texts, shapes=False)
+    title = title or f"{type(block).__name__} (placement={getattr(block, 'placement', '?')})"
+    ax = ax or _figure_for(layout, title)
+    _draw(ax, layout, title)
     return ax.figure
+
+
+def draw_se_block(block: SEBlock, example: torch.Tensor, ax=None, title: str | None = None):
+    """Draw an SE block from its trace: squeeze, fc1, ReLU, fc2, gate, scale, with each tensor's shape.
+
+    ``example`` is an input ``(N, C, H, W)``; the arrows read ``(N, C, H, W)``,
+    ``(N, C)``, ``(N, C/r)``, ..., and the input ``x`` runs down the side into
+    the scale step, ``x * s``. Returns the figure.
+    """
+    steps = block_dataflow(block, example)
+    texts = [step.label for step in steps]
+    layout = _layout(steps, texts, shapes=True)
+    c, hidden = block.channels, block.hidden_channels
+    title = title or f"SE block, {c}→{hidden}→{c} channels (r={block.reduction_ratio})"
+    ax = ax or _figure_for(layout, title)
+    _draw(ax, layout, title)
+    return ax.figure
+
+
+def draw_blocks(blocks: Mapping[str, nn.Module], example: torch.Tensor, columns: int = 2):
+    """Draw several blocks side by side, ``{title: block}``, in a grid as wide as the book's column.
+
+    With ``columns=2`` each block gets 3.44 in, e.g. the four SE placements in
+    a 2x2 grid of about 6.9 in x 9 in. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    for title, block in blocks.items():
+        steps = block_dataflow(block, example)
+        drawn.append((title, _layout(steps, [step.kind for step in steps], shapes=False)))
+    rows = [drawn[i : i + columns] for i in range(0, len(drawn), columns)]
+    heights = [max(layout.size[1] for _, layout in row) + TITLE_ROOM for row in rows]
+    figure = plt.figure(figsize=(BOOK_WIDTH, sum(heights) / 72))
+    top = sum(heights)
+    for row, height in zip(rows, heights, strict=True):
+        top -= height
+        for column, (title, layout) in enumerate(row):
+            ax = figure.add_axes(
+                (column / columns, top / sum(heights), 1 / columns, (height - TITLE_ROOM) / sum(heights))
+            )
+            _draw(ax, layout, title)
+    return figure
