@@ -292,7 +292,7 @@ def _figure_for(layout: _Layout, title: str | None):
     width, height = layout.size
     width = max(width, 1.1 * _text_width(title or "") * TITLE_SIZE / FONT_SIZE)
     room = TITLE_ROOM if title else 0
-    figure = plt.figure(figsize=(width / 72, (height + room) / 72))
+    figure = plt.figure(figsize=(width / 72, (height + room) / 72), layout="none")  # axes placed by hand
     return figure.add_axes((0, 0, 1, height / (height + room)))
 
 
@@ -343,7 +343,7 @@ def draw_blocks(blocks: Mapping[str, nn.Module], example: torch.Tensor, columns:
         drawn.append((title, _layout(steps, [step.kind for step in steps], shapes=False)))
     rows = [drawn[i : i + columns] for i in range(0, len(drawn), columns)]
     heights = [max(layout.size[1] for _, layout in row) + TITLE_ROOM for row in rows]
-    figure = plt.figure(figsize=(BOOK_WIDTH, sum(heights) / 72))
+    figure = plt.figure(figsize=(BOOK_WIDTH, sum(heights) / 72), layout="none")  # axes placed by hand
     top = sum(heights)
     for row, height in zip(rows, heights, strict=True):
         top -= height

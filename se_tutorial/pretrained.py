@@ -10,6 +10,7 @@ trains and writes these files.
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import torch
@@ -37,6 +38,7 @@ def save_pretrained(path: str | Path, model: nn.Module, card: dict) -> Path:
     missing = [key for key in _BUILD_KEYS if key not in card.get("build", {})]
     if missing:
         raise ValueError(f"the card's 'build' entry must give {', '.join(missing)} to rebuild the model.")
+    card = json.loads(json.dumps(card))  # plain types only: weights_only loading accepts nothing else
     buffer = io.BytesIO()
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     torch.save({"card": card, "architecture": architecture(model), "model": weights}, buffer)

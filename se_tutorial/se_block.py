@@ -3,9 +3,9 @@ Networks", CVPR 2018 / TPAMI 2019).
 
 For an input ``x`` of shape ``(N, C, H, W)`` the block computes, per sample:
 
-* squeeze (Eq. 2):    ``z_c = 1/(H W) * sum_ij x_c(i, j)``         -> ``(N, C)``
-* excitation (Eq. 3): ``s = gate(W2 @ relu(W1 @ z))``              -> ``(N, C)``
-* scale (Eq. 4):      ``out_c = s_c * x_c``                        -> ``(N, C, H, W)``
+* squeeze (the paper's Eq. 2): ``z_c = 1/(H W) * sum_ij x_c(i, j)``  -> ``(N, C)``
+* excitation (Eq. 3):          ``s = gate(W2 @ relu(W1 @ z))``       -> ``(N, C)``
+* scale (Eq. 4):               ``out_c = s_c * x_c``                 -> ``(N, C, H, W)``
 
 ``W1`` has shape ``(C/r, C)`` and ``W2`` has shape ``(C, C/r)``, where ``r``
 is the reduction ratio. The paper's ablations swap the squeeze operator (average
@@ -126,21 +126,26 @@ class SEBlock(nn.Module):
         self.gate = GATES[gate]()  # sigma in Eq. 3
 
     def excitation(self, x: torch.Tensor) -> torch.Tensor:
-        """Channel weights ``s`` for input ``x``: ``(N, C, H, W) -> (N, C)``."""
+        """Channel weights ``s``: ``(N, C, H, W) -> (N, C)``."""
         _checks.feature_map(x, self.channels, "SEBlock")
-        # squeeze: (N, C, H, W) -> (N, C); the functions are called by name so that fx can wrap them
-        z = global_average_pool(x) if self.squeeze_name == "avg" else global_max_pool(x)
-        return self.gate(self.fc2(self.act(self.fc1(z))))  # excite: (N, C) -> (N, C)
+        # squeeze (the paper's Eq. 2): (N, C, H, W) -> (N, C)
+        if self.squeeze_name == "avg":
+            z = global_average_pool(x)
+        else:
+            z = global_max_pool(x)
+        # excitation (Eq. 3): (N, C) -> (N, C/r) -> (N, C)
+        return self.gate(self.fc2(self.act(self.fc1(z))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.excitation(x)  # (N, C)
-        return x * s[:, :, None, None]  # scale: broadcast over H and W
+        return x * s[:, :, None, None]  # scale (Eq. 4): broadcast over H, W
 
     def extra_repr(self) -> str:
+        # Two lines, so that the printed module fits a narrow page.
         return (
-            f"channels={self.channels}, reduction_ratio={self.reduction_ratio}, "
-            f"hidden_channels={self.hidden_channels}, squeeze={self.squeeze_name!r}, "
-            f"gate={self.gate_name!r}"
+            f"channels={self.channels}, hidden_channels={self.hidden_channels}, "
+            f"reduction_ratio={self.reduction_ratio},\n"
+            f"squeeze={self.squeeze_name!r}, gate={self.gate_name!r}"
         )
 
 
