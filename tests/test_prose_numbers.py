@@ -1,0 +1,133 @@
+"""Every number the chapters' prose states is shown by an output on the same page or checked here.
+
+A "number" is a decimal, a percentage or a figure with thousands separators
+in a markdown cell (outside maths and code). It passes if an output of the
+same notebook shows it (rounded to the digits the prose gives), if it is
+quoted from the literature (listed with its source), or if a check below
+recomputes it. So a sentence cannot state a result that no code produced.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from se_tutorial import count_parameters, resnet50, se_resnet50
+from se_tutorial.config import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NUMBER = re.compile(r"(?<![\w.{])(\d{1,3}(?:,\d{3})+|\d+\.\d+|\d+)(\s?%)?")
+
+#: Numbers quoted from papers, with where they are quoted from.
+QUOTED = {
+    "02_se_block": {
+        "3.86": "Hu et al., SENet, Table 2: ResNet-50 GFLOPs",
+        "3.87": "Hu et al., SENet, Table 2: SE-ResNet-50 GFLOPs",
+        "0.26%": "Hu et al., SENet, Sec. 4: SE's relative FLOP increase",
+    },
+    "03_se_resnet_block": {
+        f"{error}%": "Hu et al., TPAMI, Table 14: integration strategies, top-1 error"
+        for error in ("22.28", "22.23", "22.78", "22.20")
+    }
+    | {"22.20": "Hu et al., TPAMI, Table 14"},
+}
+
+
+def _train_config_default(field):
+    return getattr(TrainConfig(), field)
+
+
+#: Numbers the prose derives without printing them, recomputed from the package.
+CHECKED = {
+    ("02_se_block", "10,059,776"): lambda: (
+        count_parameters(se_resnet50(reduction_ratio=4)) - count_parameters(resnet50())
+    ),
+    ("02_se_block", "1,257,472"): lambda: (
+        count_parameters(se_resnet50(reduction_ratio=32)) - count_parameters(resnet50())
+    ),
+    ("02_se_block", "10%"): lambda: round(
+        100 * (count_parameters(se_resnet50()) / count_parameters(resnet50()) - 1)
+    ),
+    ("04_training", "0.9"): lambda: _train_config_default("momentum"),
+    ("04_training", "0.1"): lambda: _train_config_default("label_smoothing"),
+    ("04_training", "0.91"): lambda: round(1 - 0.1 + 0.1 / 10, 2),
+    ("04_training", "0.01"): lambda: round(0.1 / 10, 2),
+}
+
+
+def _prose(text: str) -> str:
+    """Markdown without maths, code, roles and link targets."""
+    for pattern in (
+        r"\$\$.*?\$\$",
+        r"\$[^$]*\$",
+        r"```.*?```",
+        r"\{[a-z:]+\}`[^`]*`",
+        r"`[^`]*`",
+        r"\]\([^)]*\)",
+    ):
+        text = re.sub(pattern, " ", text, flags=re.S)
+    return text
+
+
+def stated_numbers(notebook: dict) -> list[str]:
+    numbers = []
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            for match in NUMBER.finditer(_prose("".join(cell["source"]))):
+                token = match[1] + ("%" if match[2] else "")
+                if any(mark in token for mark in ".,%"):
+                    numbers.append(token)
+    return numbers
+
+
+def shown_numbers(notebook: dict) -> list[str]:
+    text = []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            text.append("".join(output.get("text", "")))
+            text.append("".join(output.get("data", {}).get("text/plain", "")))
+    return [match[1] + ("%" if match[2] else "") for match in NUMBER.finditer("\n".join(text))]
+
+
+def is_shown(stated: str, shown: list[str]) -> bool:
+    """``stated`` equals a shown number rounded to the digits ``stated`` gives (same unit)."""
+    percent = stated.endswith("%")
+    value = stated.rstrip("%").replace(",", "")
+    digits = len(value.split(".")[1]) if "." in value else 0
+    for candidate in shown:
+        if candidate.endswith("%") != percent:
+            continue
+        number = float(candidate.rstrip("%").replace(",", ""))
+        if f"{number:.{digits}f}" == value:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_number_in_the_prose_is_shown_quoted_or_checked(path):
+    notebook = json.loads(path.read_text())
+    shown = shown_numbers(notebook)
+    unsupported = [
+        number
+        for number in stated_numbers(notebook)
+        if not is_shown(number, shown)
+        and number not in QUOTED.get(path.stem, {})
+        and (path.stem, number) not in CHECKED
+    ]
+    assert not unsupported, f"numbers in the prose that no output shows: {unsupported}"
+
+
+@pytest.mark.parametrize("key", list(CHECKED), ids=lambda key: f"{key[0]}:{key[1]}")
+def test_numbers_the_prose_derives_are_right(key):
+    stated = key[1].rstrip("%").replace(",", "")
+    assert float(CHECKED[key]()) == pytest.approx(float(stated))
+
+
+def test_the_matching_rounds_rather_than_searching_substrings():
+    assert is_shown("8.18", ["8.178"]) and not is_shown("8.17", ["8.178"])
+    assert not is_shown("9.8%", ["9.8"]) and is_shown("60,000", ["60,000"])
+    assert stated_numbers(
+        {"cells": [{"cell_type": "markdown", "source": "SE adds 91.4% ($0.5$, `1.5`)"}]}
+    ) == ["91.4%"]
