@@ -22,7 +22,7 @@ from .files import atomic_write
 from .models import cifar_resnet
 
 #: Where the shipped files live (inside the package, so a pip install has them).
-PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+PRETRAINED_DIR = Path(__file__).resolve().parent / "weights"
 
 #: Keyword arguments of :func:`~se_tutorial.models.cifar_resnet` a card may record.
 _BUILD_KEYS = ("depth", "in_channels", "num_classes", "width", "attention")
