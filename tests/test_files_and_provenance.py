@@ -102,11 +102,11 @@ def python(*args, **options):
 
 def test_processes_appending_at_once_keep_every_line(tmp_path):
     path = tmp_path / "rows.jsonl"
-    writers = [python("-c", APPENDER, str(path), str(w), "150") for w in range(4)]
-    assert [writer.wait(timeout=120) for writer in writers] == [0] * 4
+    writers = [python("-c", APPENDER, str(path), str(w), "100") for w in range(3)]
+    assert [writer.wait(timeout=120) for writer in writers] == [0] * 3
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert sorted((r["writer"], r["index"]) for r in rows) == [
-        (str(w), i) for w in range(4) for i in range(150)
+        (str(w), i) for w in range(3) for i in range(100)
     ]
 
 
