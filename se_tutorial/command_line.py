@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 from . import _checks
-from .budgets import BUDGETS
+from .budgets import BUDGETS, resolve_budget
 from .checkpoints import check_checkpoint_path
 from .data import DATASETS
 from .distributed import world
@@ -94,7 +94,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def check_paths(cli: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Fail in the first second, not after the run, on an output that could not be written."""
+    """Fail in the first second, not after the run, on an output that could not be written.
+
+    Also checks ``$SE_TUTORIAL_BUDGET``, the one setting that arrives outside argparse.
+    """
+    try:
+        resolve_budget(args.budget)
+    except ValueError as error:
+        cli.error(str(error))
     try:
         if args.out is not None:
             check_writable(args.out, "--out")

@@ -469,6 +469,15 @@ def test_cli_rejects_bad_arguments_before_loading_any_data(argv, message, tmp_pa
     assert re.search(message, capsys.readouterr().err)
 
 
+def test_cli_rejects_an_unknown_budget_in_the_environment(monkeypatch, capsys):
+    monkeypatch.setenv("SE_TUTORIAL_BUDGET", "huge")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--no-progress"])
+    assert (
+        exit_info.value.code == 2 and "unknown budget (SE_TUTORIAL_BUDGET) 'huge'" in capsys.readouterr().err
+    )
+
+
 def test_run_rejects_zero_epochs_and_learning_rate_instead_of_using_the_budgets(tmp_path, monkeypatch):
     from se_tutorial.runs import run
 
