@@ -16,6 +16,8 @@ The package is small on purpose; each module holds one idea:
 * :mod:`se_tutorial.runs`, :mod:`se_tutorial.command_line` - one run as a results row; ``python -m se_tutorial.train``
 * :mod:`se_tutorial.distributed`, :mod:`se_tutorial.precision` - torchrun helpers; autocast dtype
 * :mod:`se_tutorial.experiments` - named sweeps over seeds
+* :mod:`se_tutorial.errors`, :mod:`se_tutorial.files` - the known errors and how command lines report
+  them; atomic writes, shared appends and output paths checked before a run
 """
 
 from .attention import ATTENTION_LAYERS, attention_layer

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from . import _checks
+from .errors import ConfigurationError
 
 
 @dataclass
@@ -24,10 +24,13 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _checks.positive_int("epochs", self.epochs)
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive finite number, got {self.lr}.")
+        try:
+            _checks.positive_int("epochs", self.epochs)
+            _checks.seed("seed", self.seed)
+            _checks.positive_finite("lr", self.lr)
+        except (TypeError, ValueError) as error:
+            raise ConfigurationError(str(error)) from None
         if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}.")
+            raise ConfigurationError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}.")
         if not 0 < self.warmup < 1:
-            raise ValueError(f"warmup must be a fraction in (0, 1), got {self.warmup}.")
+            raise ConfigurationError(f"warmup must be a fraction in (0, 1), got {self.warmup}.")

@@ -12,7 +12,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shutil
+import socket
+import urllib.request
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,8 @@ import torchvision
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from . import _checks
-from .files import atomic_write
+from .errors import SETutorialError
+from .files import OutputPathError, atomic_write, check_writable
 
 FASHION_MNIST_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -34,6 +37,11 @@ FASHION_MNIST_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+#: Where torchvision downloads Fashion-MNIST from, and each compressed file's MD5.
+FASHION_MNIST_MIRRORS = list(torchvision.datasets.FashionMNIST.mirrors)
+FASHION_MNIST_MD5 = dict(torchvision.datasets.FashionMNIST.resources)
+#: Seconds a download may go without receiving a byte before it counts as stalled.
+DOWNLOAD_TIMEOUT = 30.0
 #: Where Debian's and Ubuntu's ``dataset-fashion-mnist`` package puts the files.
 SYSTEM_FASHION_MNIST_DIRS = [Path("/usr/share/datasets/fashion-mnist")]
 #: Per-channel mean and standard deviation of the training images, in [0, 1] units.
@@ -44,12 +52,20 @@ NORMALIZATION = {
 DATASETS = tuple(NORMALIZATION)
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(SETutorialError, FileNotFoundError):
     """No copy of the dataset was found and none could be downloaded."""
 
 
-class CorruptDatasetError(ValueError):
+class CorruptDatasetError(SETutorialError, ValueError):
     """A dataset file exists but cannot be read (truncated or damaged)."""
+
+
+class CacheWriteError(SETutorialError, OSError):
+    """The decompressed copy of a good dataset file could not be written to the cache."""
+
+
+class DownloadError(SETutorialError, OSError):
+    """A download failed, stalled or delivered a damaged file."""
 
 
 @dataclass
@@ -86,58 +102,100 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SE_TUTORIAL_CACHE") or Path.home() / ".cache" / "se_tutorial")
 
 
+def _fashion_mnist_candidates(folder: Path) -> tuple[Path, Path]:
+    """The folder itself, and torchvision's ``FashionMNIST/raw`` below it."""
+    return folder, folder / "FashionMNIST" / "raw"
+
+
+def _missing_files(folder: Path) -> list[str]:
+    """The Fashion-MNIST files that ``folder`` lacks (each may be raw or ``.gz``)."""
+    return [
+        f"{name}(.gz)"
+        for name in FASHION_MNIST_FILES.values()
+        if not ((folder / name).is_file() or (folder / f"{name}.gz").is_file())
+    ]
+
+
 def _fashion_mnist_folder(folder: Path) -> Path | None:
     """The folder itself, or torchvision's ``FashionMNIST/raw`` below it, if it holds all four files."""
-    for candidate in (folder, folder / "FashionMNIST" / "raw"):
-        if all(
-            (candidate / name).is_file() or (candidate / f"{name}.gz").is_file()
-            for name in FASHION_MNIST_FILES.values()
-        ):
-            return candidate
-    return None
+    return next((c for c in _fashion_mnist_candidates(folder) if not _missing_files(c)), None)
 
 
-def _raw_file(folder: Path, name: str) -> Path:
-    """Path of the uncompressed file ``name``, decompressing ``name.gz`` into the cache if needed."""
-    if (folder / name).is_file():
-        return folder / name
-    compressed = folder / f"{name}.gz"
-    # One cache entry per source file and version: two copies of a dataset never share an entry.
+def _cache_entry(compressed: Path) -> Path:
+    """Where the decompressed copy of ``compressed`` is kept, one entry per file and version."""
     stat = compressed.stat()
     identity = f"{compressed.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
     key = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    target = cache_dir() / "fashion-mnist" / key / name
+    return cache_dir() / "fashion-mnist" / key / compressed.name.removesuffix(".gz")
+
+
+def _raw_file(folder: Path, name: str) -> tuple[Path, Path]:
+    """``(file to read, the user's file)`` for ``name``: decompresses ``name.gz`` into the cache if needed.
+
+    A damaged archive is the user's file's fault (:class:`CorruptDatasetError`);
+    a cache that cannot be written is not (:class:`CacheWriteError`).
+    """
+    if (folder / name).is_file():
+        return folder / name, folder / name
+    compressed = folder / f"{name}.gz"
+    target = _cache_entry(compressed)
     if target.is_file():
-        return target
+        return target, compressed
+    try:
+        check_writable(target.parent, "the cache folder", directory=True)
+    except OutputPathError as error:
+        raise _cache_error(compressed, target, error) from None
     try:
         with gzip.open(compressed, "rb") as source:
-            atomic_write(target, lambda file: shutil.copyfileobj(source, file))
-    except (OSError, EOFError) as error:  # gzip raises both for damaged archives
+            decompressed = source.read()  # at most ~50 MB; reading first keeps read and write errors apart
+    except (OSError, EOFError, zlib.error) as error:  # gzip raises all three for damaged archives
         raise CorruptDatasetError(
             f"{compressed} is truncated or corrupted ({error}); delete it and fetch it again, "
             "or reinstall the package that provides it."
         ) from None
-    return target
+    try:
+        atomic_write(target, lambda file: file.write(decompressed))
+    except OSError as error:  # a full disk, a read-only cache, a file in the way
+        raise _cache_error(compressed, target, error) from None
+    return target, compressed
 
 
-def _read_idx(path: Path, reader) -> torch.Tensor:
-    """Read an IDX file with torchvision's reader, turning any failure into a clear error."""
+def _cache_error(compressed: Path, target: Path, error: OSError) -> CacheWriteError:
+    return CacheWriteError(
+        f"could not write the decompressed copy of {compressed} into the cache at {target.parent} "
+        f"({error.strerror or error}); the dataset file itself is fine. Make room there, or point "
+        "$SE_TUTORIAL_CACHE at a writable folder."
+    )
+
+
+def _read_idx(path: Path, reader, shown: Path) -> torch.Tensor:
+    """Read an IDX file with torchvision's reader; errors name ``shown``, the user's file."""
     try:
         return reader(str(path))
     except Exception as error:  # torchvision asserts or fails to reshape on damaged files
         raise CorruptDatasetError(
-            f"{path} is truncated or corrupted and cannot be read ({type(error).__name__}: {error}); "
+            f"{shown} is truncated or corrupted and cannot be read ({type(error).__name__}: {error}); "
             "delete it and fetch it again."
         ) from None
+
+
+def _read_split(folder: Path, key: str, reader) -> tuple[torch.Tensor, Path]:
+    """One IDX file as a tensor, with the user's path; a damaged cache entry is rebuilt once."""
+    path, shown = _raw_file(folder, FASHION_MNIST_FILES[key])
+    try:
+        return _read_idx(path, reader, shown), shown
+    except CorruptDatasetError:
+        if path == shown:
+            raise
+        path.unlink(missing_ok=True)  # the cached copy was damaged after it was written: decode again
+        return _read_idx(_raw_file(folder, FASHION_MNIST_FILES[key])[0], reader, shown), shown
 
 
 def _read_fashion_mnist(folder: Path, source: str) -> ImageDataset:
     tensors = {}
     for split in ("train", "test"):
-        images_path = _raw_file(folder, FASHION_MNIST_FILES[f"{split}_images"])
-        labels_path = _raw_file(folder, FASHION_MNIST_FILES[f"{split}_labels"])
-        images = _read_idx(images_path, read_image_file)  # (N, 28, 28) uint8
-        labels = _read_idx(labels_path, read_label_file)  # (N,)
+        images, images_path = _read_split(folder, f"{split}_images", read_image_file)  # (N, 28, 28)
+        labels, labels_path = _read_split(folder, f"{split}_labels", read_label_file)  # (N,)
         if images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
             raise CorruptDatasetError(
                 f"{images_path} holds images of shape {tuple(images.shape)} and {labels_path} "
@@ -150,23 +208,57 @@ def _read_fashion_mnist(folder: Path, source: str) -> ImageDataset:
 
 
 def _download_fashion_mnist(root: Path) -> None:
-    torchvision.datasets.FashionMNIST(str(root), train=True, download=True)
-    torchvision.datasets.FashionMNIST(str(root), train=False, download=True)
+    """Fetch the four ``.gz`` files into ``root/FashionMNIST/raw``, checking each one's MD5.
+
+    Every network operation times out after :data:`DOWNLOAD_TIMEOUT` seconds
+    without data, so an unresponsive server or proxy fails instead of hanging.
+    """
+    folder = root / "FashionMNIST" / "raw"
+    for name in FASHION_MNIST_FILES.values():
+        target = folder / f"{name}.gz"
+        expected = FASHION_MNIST_MD5[target.name]
+        if target.is_file() and hashlib.md5(target.read_bytes()).hexdigest() == expected:
+            continue
+        failures = []
+        for mirror in FASHION_MNIST_MIRRORS:
+            url = mirror + target.name
+            try:
+                with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
+                    payload = response.read()
+            except OSError as error:  # URLError and TimeoutError (a stall) are OSErrors
+                reason = getattr(error, "reason", error)
+                stalled = isinstance(reason, TimeoutError) or "timed out" in str(reason)
+                failures.append(
+                    f"{url} sent nothing for {DOWNLOAD_TIMEOUT:g} s and timed out (check the network and "
+                    "any proxy, e.g. $https_proxy)"
+                    if stalled
+                    else f"{url}: {reason}"
+                )
+                continue
+            if hashlib.md5(payload).hexdigest() != expected:
+                failures.append(f"{url} delivered a damaged file (MD5 mismatch)")
+                continue
+            atomic_write(target, lambda file, payload=payload: file.write(payload))
+            break
+        else:
+            raise DownloadError("; ".join(failures))
 
 
 def load_fashion_mnist(download: bool = True) -> ImageDataset:
     """Fashion-MNIST from the first place that has it.
 
-    Searched in order: ``$SE_TUTORIAL_DATA``, ``./data`` (either holding the
-    four IDX files, raw or ``.gz``, directly or in torchvision's
-    ``FashionMNIST/raw`` layout), ``/usr/share/datasets/fashion-mnist`` (the
-    Debian/Ubuntu package ``dataset-fashion-mnist``), and finally a download
-    by torchvision into ``./data``.
+    If ``$SE_TUTORIAL_DATA`` is set, it must hold the dataset: the four IDX
+    files, raw or ``.gz``, directly or in torchvision's ``FashionMNIST/raw``
+    layout (else :class:`DatasetNotFoundError` names what is missing). Unset,
+    the places searched in order are ``./data`` (in either layout),
+    ``/usr/share/datasets/fashion-mnist`` (the Debian/Ubuntu package
+    ``dataset-fashion-mnist``), and finally a download into ``./data``.
     """
+    if os.environ.get("SE_TUTORIAL_DATA"):
+        return _fashion_mnist_from_environment(Path(os.environ["SE_TUTORIAL_DATA"]))
     tried = []
     system = [(path, "the dataset-fashion-mnist package") for path in SYSTEM_FASHION_MNIST_DIRS]
-    places = data_roots() + system
-    for path, description in places:
+    for path, description in [(Path("data"), "./data"), *system]:
         folder = _fashion_mnist_folder(path)
         if folder is not None:
             return _read_fashion_mnist(folder, f"{folder} ({description})")
@@ -175,10 +267,10 @@ def load_fashion_mnist(download: bool = True) -> ImageDataset:
         root = Path("data")
         try:
             _download_fashion_mnist(root)
-        except Exception as error:  # no network, a proxy, a full disk: all end the same way
-            tried.append(f"a download into {root} by torchvision ({type(error).__name__}: {error})")
+        except (DownloadError, OSError) as error:  # no network, a stalled proxy, a full disk
+            tried.append(f"a download into {root} ({error})")
         else:
-            return _read_fashion_mnist(root / "FashionMNIST" / "raw", f"{root} (downloaded by torchvision)")
+            return _read_fashion_mnist(root / "FashionMNIST" / "raw", f"{root} (downloaded)")
     raise DatasetNotFoundError(
         "Fashion-MNIST was not found. Tried, in order: "
         + "; ".join(tried)
@@ -186,13 +278,33 @@ def load_fashion_mnist(download: bool = True) -> ImageDataset:
         "dataset-fashion-mnist` (Debian/Ubuntu), or put the four files "
         "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
         "t10k-labels-idx1-ubyte.gz) in ./data or in a folder named by $SE_TUTORIAL_DATA "
-        "(or run where torchvision can download them)."
+        "(or run where the download can reach the internet)."
+    )
+
+
+def _fashion_mnist_from_environment(root: Path) -> ImageDataset:
+    """The copy ``$SE_TUTORIAL_DATA`` names, and no other: a reader who set it means that copy."""
+    folder = _fashion_mnist_folder(root)
+    if folder is not None:
+        return _read_fashion_mnist(folder, f"{folder} ($SE_TUTORIAL_DATA)")
+    if not root.is_dir():
+        problem = "does not exist" if not root.exists() else "is a file, not a folder"
+    else:  # report the layout that is nearer to complete
+        closest = min(_fashion_mnist_candidates(root), key=lambda c: len(_missing_files(c)))
+        problem = f"lacks {', '.join(_missing_files(closest))} (looked in {closest})"
+    raise DatasetNotFoundError(
+        f"$SE_TUTORIAL_DATA is set to {root}, which {problem}, so it does not hold Fashion-MNIST. Put "
+        "the four IDX files there (raw or .gz, directly or in FashionMNIST/raw), point "
+        "SE_TUTORIAL_DATA at the folder that holds them, or unset it to use ./data, the "
+        "dataset-fashion-mnist package or a download."
     )
 
 
 def load_cifar10(download: bool = True) -> ImageDataset:
     """CIFAR-10 through torchvision, from ``$SE_TUTORIAL_DATA`` or ``./data`` (downloading there)."""
     root = data_roots()[0][0]
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # torchvision's download has no timeout of its own
     try:
         splits = [torchvision.datasets.CIFAR10(str(root), train=t, download=download) for t in (True, False)]
     except RuntimeError as error:
@@ -206,6 +318,8 @@ def load_cifar10(download: bool = True) -> ImageDataset:
             f"CIFAR-10 could not be downloaded into {root} ({error}); put the cifar-10-batches-py "
             "folder there or run where torchvision can reach the internet."
         ) from None
+    finally:
+        socket.setdefaulttimeout(previous)
     train, test = (
         (torch.from_numpy(s.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(s.targets)) for s in splits
     )

@@ -3,9 +3,10 @@
     python -m se_tutorial.experiments se-vs-plain --seeds 0 1 2 --budget brief \\
         --out results/se_vs_plain.jsonl
 
-Each finished run is appended to the JSON-lines file at once (the file is
-rewritten atomically), and runs already in the file are skipped, so an
-interrupted sweep continues where it stopped.
+Each finished run is appended to the JSON-lines file at once, under a file
+lock, so sweeps running at the same time into one file keep every row; runs
+already in the file (re-read before each run) are skipped, so an interrupted
+sweep continues where it stopped and concurrent sweeps share the work.
 """
 
 from __future__ import annotations
@@ -19,9 +20,18 @@ from pathlib import Path
 
 from . import _checks
 from .budgets import BUDGETS, default_device, resolve_budget
+from .command_line import SEED
 from .data import DATASETS
-from .files import atomic_write_text
+from .errors import SETutorialError, run_command
+from .files import append_line, check_writable, read_text_locked
 from .runs import run
+
+PROG = "python -m se_tutorial.experiments"
+
+
+class ResultsFileError(SETutorialError, ValueError):
+    """A results file holds a line that is not JSON."""
+
 
 #: sweep name -> variants; each variant is a name and the keyword arguments of ``train.run``.
 SWEEPS: dict[str, dict[str, dict]] = {
@@ -34,15 +44,19 @@ def read_rows(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(read_text_locked(path).splitlines(), start=1):
         if line.strip():
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as error:
-                raise ValueError(
+                raise ResultsFileError(
                     f"{path}, line {number}, is not valid JSON ({error}); fix or remove it."
                 ) from None
     return rows
+
+
+def _key(row: dict) -> tuple:
+    return (row["sweep"], row["variant"], row["seed"], row["budget"], row["dataset"])
 
 
 def run_sweep(
@@ -54,21 +68,24 @@ def run_sweep(
     dataset: str = "fashion-mnist",
     progress: bool = True,
 ) -> list[dict]:
-    """Run every variant of ``sweep`` for every seed; returns all rows in ``out``."""
+    """Run every variant of ``sweep`` for every seed; returns all rows in ``out``.
+
+    Another sweep may append to ``out`` meanwhile: the file is re-read before
+    each run, so a run that one of them finished is not repeated.
+    """
     variants = SWEEPS[_checks.choice("sweep", sweep, SWEEPS)]
-    rows = read_rows(out)
-    done = {(r["sweep"], r["variant"], r["seed"], r["budget"], r["dataset"]) for r in rows if "sweep" in r}
+    seeds = [_checks.seed("seed", seed) for seed in seeds]
+    check_writable(out, "the results file")
+    read_rows(out)  # a damaged file fails now, not after the first run
     budget_name = resolve_budget(budget, default_device()).name
     for seed in seeds:
         for variant, options in variants.items():
             key = (sweep, variant, seed, budget_name, dataset)
-            if key in done:
+            if key in {_key(row) for row in read_rows(out) if "sweep" in row}:
                 continue
             row = run(dataset=dataset, budget=budget_name, seed=seed, progress=progress, **options)
-            rows.append({"sweep": sweep, "variant": variant, **row})
-            done.add(key)
-            atomic_write_text(out, "".join(json.dumps(r) + "\n" for r in rows))
-    return rows
+            append_line(out, json.dumps({"sweep": sweep, "variant": variant, **row}))
+    return read_rows(out)
 
 
 def summarize(rows: list[dict]) -> str:
@@ -88,23 +105,32 @@ def summarize(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cli = argparse.ArgumentParser(prog="python -m se_tutorial.experiments", description=__doc__,
+    cli = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     cli.add_argument("sweep", choices=sorted(SWEEPS))
-    cli.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    cli.add_argument("--seeds", type=SEED, nargs="+", default=[0, 1, 2])
     cli.add_argument("--budget", choices=sorted(BUDGETS), default=None)
     cli.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     cli.add_argument("--out", type=Path, required=True, help="JSON-lines results file (appended to)")
     cli.add_argument("--no-progress", action="store_true")
     args = cli.parse_args(argv)
-    rows = run_sweep(
-        args.sweep,
-        args.seeds,
-        args.out,
-        budget=args.budget,
-        dataset=args.dataset,
-        progress=not args.no_progress,
-    )
+    try:
+        check_writable(args.out, "--out")
+    except SETutorialError as error:
+        cli.error(str(error))
+    return run_command(PROG, lambda: _sweep(args))
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    try:
+        rows = run_sweep(
+            args.sweep, args.seeds, args.out, budget=args.budget, dataset=args.dataset,
+            progress=not args.no_progress,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(
+            f"Every finished run is in {args.out}; run the same command again to continue the sweep."
+        ) from None
     print(summarize(rows))
     return 0
 

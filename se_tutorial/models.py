@@ -66,9 +66,10 @@ class ResNet(nn.Module):
                 f"stage_depths and stage_channels must be non-empty and of equal length, "
                 f"got {list(stage_depths)} and {list(stage_channels)}."
             )
-        self.in_channels = _checks.positive_int("in_channels", in_channels)
-        self.num_classes = _checks.positive_int("num_classes", num_classes)
+        self.in_channels = in_channels = _checks.positive_int("in_channels", in_channels)
+        self.num_classes = num_classes = _checks.positive_int("num_classes", num_classes)
         stem = _checks.choice("stem", stem, ("cifar", "imagenet"))
+        stem_channels = _checks.positive_int("stem_channels", stem_channels)
         factory = resolve_attention(attention)
 
         kernel = 3 if stem == "cifar" else 7
@@ -79,7 +80,8 @@ class ResNet(nn.Module):
         self.stage_names: list[str] = []
         channels = stem_channels
         for index, (depth, out_channels) in enumerate(zip(stage_depths, stage_channels, strict=True)):
-            _checks.positive_int(f"stage_depths[{index}]", depth)
+            depth = _checks.positive_int(f"stage_depths[{index}]", depth)
+            out_channels = _checks.positive_int(f"stage_channels[{index}]", out_channels)
             blocks = []
             for position in range(depth):
                 stride = 2 if index > 0 and position == 0 else 1
@@ -117,7 +119,7 @@ class ResNet(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Feature maps of the last stage: ``(N, C_in, H, W) -> (N, C_last, H', W')``."""
-        _checks.feature_map(x, self.in_channels, type(self).__name__)
+        _checks.feature_map(x, self.in_channels, type(self).__name__, self.conv1.weight)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         for name in self.stage_names:
             x = getattr(self, name)(x)

@@ -14,32 +14,40 @@ from pathlib import Path
 import torch
 
 
-def git_commit(cwd: str | Path | None = None) -> str:
-    """The current commit, with ``+dirty`` if tracked files other than results changed, or ``"unknown"``."""
-    cwd = Path(cwd) if cwd else Path(__file__).resolve().parent
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=folder, capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+
+
+def git_commit(code: str | Path | None = None) -> str:
+    """The commit of the code in folder ``code`` (default: this package), as honestly as git can tell.
+
+    * ``"<commit>"``: the folder is tracked at that commit and nothing changed;
+    * ``"<commit>+dirty"``: tracked files other than results changed, or the
+      folder holds code files git does not track (they ran, but no commit has them);
+    * ``"unknown (<why>)"``: git is missing, the folder is in no checkout, or
+      it is in a checkout that does not track it - a copy pasted into another
+      repository, or an installed copy in a virtual environment's site-packages.
+    """
+    code = Path(code).resolve() if code else Path(__file__).resolve().parent
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
-        ).stdout.strip()
+        commit = _git(code, "rev-parse", "--short=12", "HEAD").strip()
+        top = _git(code, "rev-parse", "--show-toplevel").strip()
+        tracked = set(_git(code, "ls-files", "-z", "--", ".").split("\0")) - {""}
+        not_tracked = _git(code, "ls-files", "-z", "--others", "--", "*.py").split("\0")
         # Results files that a run rewrites do not make the code it ran "dirty".
-        dirty = subprocess.run(
-            [
-                "git",
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                ":(top)",
-                ":(top,exclude)*results/*",
-            ],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"  # installed from a wheel, or git is missing
-    return commit + ("+dirty" if dirty else "")
+        dirty = _git(
+            code, "status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)*results/*"
+        ).strip()
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return "unknown (not in a git checkout, or git is missing)"
+    if not tracked:
+        return (
+            f"unknown ({code} is not tracked by the git repository at {top}: a copy or an installed package)"
+        )
+    untracked_code = [name for name in not_tracked if name and "__pycache__" not in name]
+    return commit + ("+dirty" if dirty or untracked_code else "")
 
 
 def device_name(device: torch.device | str | None = None) -> str:

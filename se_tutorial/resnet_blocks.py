@@ -29,6 +29,9 @@ PLACEMENTS = ("standard", "pre", "post", "identity")
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> list[nn.Module]:
     """A bias-free convolution ("same" padding) followed by batch norm."""
+    # Sizes may arrive as NumPy integers or 0-d tensors; the layers want Python ints.
+    in_channels, out_channels = int(in_channels), int(out_channels)
+    kernel_size, stride = int(kernel_size), int(stride)
     conv = nn.Conv2d(
         in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=False
     )
@@ -52,9 +55,9 @@ class ResidualBlock(nn.Module):
         placement: str,
     ) -> None:
         super().__init__()
-        self.in_channels = _checks.positive_int("in_channels", in_channels)
-        self.out_channels = _checks.positive_int("out_channels", out_channels)
-        self.stride = _checks.positive_int("stride", stride)
+        self.in_channels = in_channels = _checks.positive_int("in_channels", in_channels)
+        self.out_channels = out_channels = _checks.positive_int("out_channels", out_channels)
+        self.stride = stride = _checks.positive_int("stride", stride)
         self.placement = _checks.choice("placement", placement, PLACEMENTS)
         if stride != 1 or in_channels != out_channels:
             self.shortcut: nn.Module = nn.Sequential(*conv_bn(in_channels, out_channels, 1, stride))
@@ -74,7 +77,7 @@ class ResidualBlock(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _checks.feature_map(x, self.in_channels, type(self).__name__)
+        _checks.feature_map(x, self.in_channels, type(self).__name__, self.last_bn.weight)
         identity = self.shortcut(x)
         if self.placement == "identity":
             identity = self.attention(identity)

@@ -17,6 +17,7 @@ from torch import nn
 from . import _checks
 from .attention import AttentionFactory
 from .budgets import Budget, default_device, resolve_budget
+from .checkpoints import check_checkpoint_path
 from .config import TrainConfig
 from .distributed import world
 from .models import cifar_resnet
@@ -65,7 +66,11 @@ def run(
     resume: bool = False,
     progress: bool = True,
 ) -> dict:
-    """Train one model and return its results row (with provenance)."""
+    """Train one model and return its results row (with provenance).
+
+    ``epochs`` and ``lr`` default to the budget's (``None``); every argument is
+    checked, and the checkpoint path too, before any data is loaded.
+    """
     rank, world_size = world()
     if world_size > 1 and torch.cuda.is_available():
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -73,14 +78,16 @@ def run(
     else:
         device = default_device()
     chosen = resolve_budget(budget, device)
+    config = TrainConfig(
+        epochs=chosen.epochs if epochs is None else epochs, lr=chosen.lr if lr is None else lr,
+        compile=compile, tta=tta, seed=seed,
+    )  # fmt: skip
+    check_checkpoint_path(checkpoint, resume)
     data = prepare_data(dataset, budget=chosen, device=device, seed=seed, rank=rank, world_size=world_size)
     network = build_model(
         chosen, in_channels=data.in_channels, num_classes=len(data.classes), model=model,
         attention=attention, seed=seed,
     )  # fmt: skip
-    config = TrainConfig(
-        epochs=epochs or chosen.epochs, lr=lr or chosen.lr, compile=compile, tta=tta, seed=seed
-    )
     started = time.perf_counter()
     history = fit(
         network, data, config, checkpoint=checkpoint, resume=resume, progress=progress, budget=chosen

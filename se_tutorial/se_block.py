@@ -91,7 +91,8 @@ class SEBlock(nn.Module):
         bias: give both Linear layers a bias (the seed tutorial uses none).
 
     Shape:
-        input ``(N, C, H, W)`` of any float dtype and memory format;
+        input ``(N, C, H, W)`` of the module's float dtype (any float dtype under
+        ``torch.autocast``) and any memory format;
         output has the same shape, dtype and memory format.
 
     The channel weights ``s`` leave the ``gate`` submodule, so a forward hook
@@ -110,7 +111,7 @@ class SEBlock(nn.Module):
         bias: bool = False,
     ) -> None:
         super().__init__()
-        self.channels = _checks.positive_int("channels", channels)
+        self.channels = channels = _checks.positive_int("channels", channels)
         self.reduction_ratio = _checks.positive_int("reduction_ratio", reduction_ratio)
         if hidden_channels is None:
             hidden_channels = reduced_channels(channels, reduction_ratio)
@@ -127,7 +128,7 @@ class SEBlock(nn.Module):
 
     def excitation(self, x: torch.Tensor) -> torch.Tensor:
         """Channel weights ``s``: ``(N, C, H, W) -> (N, C)``."""
-        _checks.feature_map(x, self.channels, "SEBlock")
+        _checks.feature_map(x, self.channels, "SEBlock", self.fc1.weight)
         # squeeze (the paper's Eq. 2): (N, C, H, W) -> (N, C)
         if self.squeeze_name == "avg":
             z = global_average_pool(x)

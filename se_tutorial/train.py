@@ -15,6 +15,7 @@ data), :mod:`.config` (the hyperparameters), :mod:`.evaluation`,
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import asdict
@@ -25,19 +26,63 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .budgets import Budget, resolve_budget
-from .checkpoints import architecture, load_checkpoint, save_checkpoint
+from .checkpoints import architecture, check_checkpoint_path, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import DeviceLoader
 from .distributed import all_reduce_sum, world
+from .errors import SETutorialError
 from .evaluation import evaluate
 from .history import History
 from .precision import autocast
 from .prepare import Data
 from .provenance import device_name
 
+#: A training or test loss this many times that of guessing uniformly (ln of the class
+#: count) means the run has diverged: even a badly trained model stays within a few times of it.
+EXPLODED_LOSS_FACTOR = 10.0
 
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+
+class TrainingDivergedError(SETutorialError, FloatingPointError):
+    """Training diverged: a loss, a weight or a batch-norm statistic became non-finite, or the test loss exploded.
+
+    ``epoch`` and ``step`` (1-based) locate the step that diverged and ``lr``
+    is the learning rate that step used; ``checkpoint`` is the last good
+    checkpoint, or ``None`` if none was written.
+    """
+
+    def __init__(self, message: str, *, epoch: int, step: int, lr: float, checkpoint: Path | None) -> None:
+        super().__init__(message)
+        self.epoch, self.step, self.lr, self.checkpoint = epoch, step, lr, checkpoint
+
+
+class NonFiniteLossError(TrainingDivergedError):
+    """The training loss, the weights or the batch-norm statistics became NaN or infinite."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``fit``; says whether a checkpoint to resume from exists.
+
+    ``saved_epoch`` is the last epoch the checkpoint holds, or ``None`` when no
+    checkpoint exists (none was asked for, or the first epoch had not ended).
+    """
+
+    def __init__(self, checkpoint: Path | None, saved_epoch: int | None, resume_hint: str = "resume=True"):
+        self.checkpoint, self.saved_epoch = checkpoint, saved_epoch
+        super().__init__(self.describe(resume_hint))
+
+    def describe(self, resume_hint: str) -> str:
+        """The message, with resuming spelled as the caller spells it (``--resume`` on the command line)."""
+        if self.checkpoint is None:
+            return "Training was interrupted; no checkpoint was asked for, so its progress is lost."
+        if self.saved_epoch is None:
+            return (
+                f"Training was interrupted before its first epoch ended; no checkpoint exists yet "
+                f"at {self.checkpoint}, so a new run starts from the beginning."
+            )
+        return (
+            f"Training was interrupted; the last finished epoch ({self.saved_epoch}) is saved in "
+            f"{self.checkpoint}. Continue from it with {resume_hint}."
+        )
 
 
 def make_optimizer(
@@ -79,11 +124,19 @@ def train_epoch(
     epoch: int,
     bar,
 ) -> dict[str, float]:
-    """One pass over ``loader``; returns mean training loss and accuracy, and the last learning rate."""
+    """One pass over ``loader``; returns mean training loss and accuracy, and the last learning rate.
+
+    Stops with :class:`NonFiniteLossError` at the first step whose loss, or
+    whose updated weights or batch-norm statistics, are not finite, and with
+    :class:`TrainingDivergedError` at the first whose loss exploded.
+    """
     device = torch.device(loader.device)
     model.train()
     loader.set_epoch(epoch)
     losses = torch.zeros(len(loader), device=device)  # kept on the device: no sync per step
+    healthy = torch.ones(len(loader), dtype=torch.bool, device=device)  # weights finite after each step
+    watched = [t for t in (*model.parameters(), *model.buffers()) if torch.is_floating_point(t)]
+    rates = []  # the learning rate of every step, to name the one that diverged
     correct = torch.zeros((), device=device)
     seen = 0
     for step, (images, labels) in enumerate(loader):
@@ -94,21 +147,23 @@ def train_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        lr = scheduler.get_last_lr()[0]  # the rate this step used
+        rates.append(scheduler.get_last_lr()[0])  # the rate this step used
         scheduler.step()
         losses[step] = loss.detach()
+        healthy[step] = _all_finite(watched)
         correct += (logits.argmax(1) == labels).sum()
         seen += len(labels)
         bar.update()
         if step % 25 == 0 or step == len(loader) - 1:
-            _stop_if_not_finite(losses[: step + 1], epoch, optimizer)
+            limit = _loss_limit(logits.shape[1])
+            _stop_if_diverged(model, losses[: step + 1], healthy[: step + 1], limit, epoch, rates)
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
     totals = all_reduce_sum(torch.stack([losses.sum(), correct, torch.tensor(seen, device=device)]))
     steps = len(loader) * world()[1]
     return {
         "train_loss": totals[0].item() / steps,
         "train_accuracy": (totals[1] / totals[2]).item(),
-        "lr": lr,
+        "lr": rates[-1],
     }
 
 
@@ -128,10 +183,19 @@ def fit(
     Args:
         config: the hyperparameters; ``overrides`` (e.g. ``epochs=2``) replace
             single fields. With only ``budget`` given, its epochs and lr are used.
-        checkpoint: file written after every epoch (atomically).
-        resume: continue from ``checkpoint`` if it exists.
+        checkpoint: file written after every epoch that ended healthy (atomically).
+            An existing file is never overwritten unless ``resume`` is set.
+        resume: continue from ``checkpoint`` if it exists (start afresh if not).
         progress: show a progress bar.
+
+    Raises:
+        TrainingDivergedError: a loss, weight or batch-norm statistic became
+            non-finite, or the test loss exploded; the checkpoint keeps the last
+            healthy epoch.
+        TrainingInterrupted: Ctrl-C; its message says what the checkpoint holds.
     """
+    checkpoint = Path(checkpoint) if checkpoint else None
+    check_checkpoint_path(checkpoint, resume)
     if config is None:
         budget = budget or resolve_budget(None, data.train.device)
         config = TrainConfig(epochs=budget.epochs, lr=budget.lr)
@@ -163,14 +227,14 @@ def fit(
     history = History(meta=meta)
 
     start_epoch = 0
-    checkpoint = Path(checkpoint) if checkpoint else None
+    saved_epoch = None  # the epoch the checkpoint file holds, once there is one
     if checkpoint and resume and checkpoint.is_file():
         state = load_checkpoint(checkpoint, model, run_config)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history.rows = list(state["history"])
-        start_epoch = state["epoch"]
+        start_epoch = saved_epoch = state["epoch"]
 
     bar = tqdm(
         total=config.epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch,
@@ -181,6 +245,7 @@ def fit(
             started = time.perf_counter()
             train = train_epoch(train_model, data.train, optimizer, scheduler, loss_fn, epoch, bar)
             test_loss, test_accuracy = evaluate(model, data.test, tta=config.tta)
+            _stop_if_test_loss_exploded(test_loss, len(data.classes), epoch, steps_per_epoch, train["lr"])
             history.append(
                 epoch=epoch + 1,
                 train_loss=train["train_loss"],
@@ -191,34 +256,94 @@ def fit(
                 seconds=time.perf_counter() - started,
             )
             bar.set_postfix(epoch=epoch + 1, test_accuracy=f"{test_accuracy:.4f}")
-            if checkpoint and rank == 0:
-                save_checkpoint(
-                    checkpoint,
-                    {
-                        "architecture": architecture(model), "config": run_config, "epoch": epoch + 1,
-                        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "history": history.rows,
-                    },
-                )  # fmt: skip
+            if checkpoint:  # only after the epoch proved healthy: a kept checkpoint is a good one
+                if rank == 0:
+                    save_checkpoint(
+                        checkpoint,
+                        {
+                            "architecture": architecture(model), "config": run_config, "epoch": epoch + 1,
+                            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(), "history": history.rows,
+                        },
+                    )  # fmt: skip
+                saved_epoch = epoch + 1
+    except TrainingDivergedError as error:  # add what is left on disk, truthfully
+        raise type(error)(
+            f"{error} {_kept(checkpoint, saved_epoch)}", epoch=error.epoch, step=error.step, lr=error.lr,
+            checkpoint=checkpoint if saved_epoch else None,
+        ) from None  # fmt: skip
     except KeyboardInterrupt:
-        if checkpoint:
-            print(f"Interrupted; the last finished epoch is saved in {checkpoint}. Resume with resume=True.")
-        raise
+        raise TrainingInterrupted(checkpoint, saved_epoch) from None
     finally:
         bar.close()
     return history
 
 
-def _stop_if_not_finite(losses: torch.Tensor, epoch: int, optimizer: torch.optim.Optimizer) -> None:
-    bad = all_reduce_sum((~torch.isfinite(losses)).float())
-    if bad.any():
-        step = int(bad.nonzero()[0])
-        lr = optimizer.param_groups[0]["lr"]
-        raise NonFiniteLossError(
-            f"the training loss became {losses[step].item()} at epoch {epoch + 1}, step {step + 1} "
-            f"(learning rate {lr:.3g}); the run diverged. Lower the learning rate (lr=...), e.g. "
-            f"halve it, and train again; the last finished epoch's checkpoint is kept."
-        )
+def _all_finite(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """One device-side flag, no sync: are all of ``tensors`` free of NaN and infinity?"""
+    if not tensors:
+        return torch.ones((), dtype=torch.bool)
+    return torch.stack([t.isfinite().all() for t in tensors]).all()
+
+
+def _loss_limit(num_classes: int) -> float:
+    """The cross-entropy beyond which a run has diverged: far above guessing uniformly's ln(C)."""
+    return EXPLODED_LOSS_FACTOR * math.log(max(num_classes, 2))
+
+
+def _stop_if_diverged(
+    model: nn.Module,
+    losses: torch.Tensor,
+    healthy: torch.Tensor,
+    limit: float,
+    epoch: int,
+    rates: list[float],
+) -> None:
+    """Raise for the first step, on any rank, whose loss or updated weights went wrong."""
+    bad = all_reduce_sum(torch.stack([~torch.isfinite(losses), ~healthy, ~(losses <= limit)]).float())
+    if not bad.any():
+        return
+    step = int(bad.sum(0).nonzero()[0])
+    error: type[TrainingDivergedError] = NonFiniteLossError
+    if bad[0, step]:
+        what = f"the training loss became {losses[step].item()}"
+    elif bad[1, step]:
+        named = [*model.named_parameters(), *model.named_buffers()]
+        broken = [name for name, t in named if torch.is_floating_point(t) and not t.isfinite().all()]
+        what = f"the weights or batch-norm statistics became non-finite (first: {', '.join(broken[:3])})"
+    else:
+        error = TrainingDivergedError
+        what = f"the training loss exploded to {losses[step].item():.4g} (beyond {limit:.3g})"
+    raise error(
+        f"{what} at epoch {epoch + 1}, step {step + 1} (learning rate {rates[step]:.3g}); the run "
+        "diverged. Lower the learning rate (lr=...), e.g. halve it, and train again.",
+        epoch=epoch + 1, step=step + 1, lr=rates[step], checkpoint=None,
+    )  # fmt: skip
+
+
+def _stop_if_test_loss_exploded(
+    test_loss: float, num_classes: int, epoch: int, steps: int, lr: float
+) -> None:
+    """Raise :class:`TrainingDivergedError` if the test loss is non-finite or far above chance's."""
+    limit = _loss_limit(num_classes)
+    if math.isfinite(test_loss) and test_loss <= limit:
+        return
+    raise TrainingDivergedError(
+        f"the test loss after epoch {epoch + 1} is {test_loss:.4g}, beyond {limit:.3g} "
+        f"({EXPLODED_LOSS_FACTOR:g} times that of guessing uniformly): the run diverged by "
+        f"epoch {epoch + 1}, step {steps} (learning rate {lr:.3g}). Lower the learning rate "
+        "(lr=...), e.g. halve it, and train again.",
+        epoch=epoch + 1, step=steps, lr=lr, checkpoint=None,
+    )  # fmt: skip
+
+
+def _kept(checkpoint: Path | None, saved_epoch: int | None) -> str:
+    """What a diverged run leaves behind, truthfully."""
+    if checkpoint is None:
+        return "No checkpoint was asked for."
+    if saved_epoch is None:
+        return f"No checkpoint was written to {checkpoint}: the run diverged before an epoch ended healthy."
+    return f"The checkpoint of epoch {saved_epoch}, the last healthy one, is kept in {checkpoint}."
 
 
 if __name__ == "__main__":  # python -m se_tutorial.train: the command line is in command_line.py

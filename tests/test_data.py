@@ -59,12 +59,10 @@ def test_then_a_download_by_torchvision(tmp_path, monkeypatch):
 
     monkeypatch.setattr(data_module, "_download_fashion_mnist", fake_download)
     dataset = load_dataset("fashion-mnist")
-    assert "downloaded by torchvision" in dataset.source and len(dataset.train_labels) == 16
+    assert "(downloaded)" in dataset.source and len(dataset.train_labels) == 16
 
 
 def test_nothing_found_and_no_network_names_every_place_and_both_fixes(tmp_path, monkeypatch):
-    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "nowhere"))
-
     def no_network(root):
         raise OSError("Temporary failure in name resolution")
 
@@ -72,7 +70,7 @@ def test_nothing_found_and_no_network_names_every_place_and_both_fixes(tmp_path,
     with pytest.raises(DatasetNotFoundError) as caught:
         load_dataset("fashion-mnist")
     message = str(caught.value)
-    for place in ("$SE_TUTORIAL_DATA", "./data", "dataset-fashion-mnist package", "name resolution"):
+    for place in ("./data", "dataset-fashion-mnist package", "name resolution"):
         assert place in message
     assert "apt-get install dataset-fashion-mnist" in message and "SE_TUTORIAL_DATA" in message
 
@@ -227,3 +225,95 @@ def test_loader_rejects_mismatched_inputs():
         DeviceLoader(torch.zeros(10, 1, 2, 2, dtype=torch.uint8), torch.zeros(9), 4, mean=(0,), std=(1,))
     with pytest.raises(ValueError, match="batch_size"):
         make_loader(batch_size=0)
+
+
+# --- data errors that tell the truth ---------------------------------------------
+
+
+def test_an_incomplete_environment_folder_is_an_error_not_a_fall_back(tmp_path, monkeypatch):
+    folder = write_fashion_mnist(tmp_path / "env")
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    write_fashion_mnist(tmp_path / "data")  # a complete ./data that must not be used instead
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(folder))
+    with pytest.raises(DatasetNotFoundError) as caught:
+        load_dataset("fashion-mnist", download=False)
+    message = str(caught.value)
+    assert f"$SE_TUTORIAL_DATA is set to {folder}, which lacks t10k-labels-idx1-ubyte(.gz)" in message
+    assert "train-images" not in message and "unset it" in message
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "missing"))
+    with pytest.raises(DatasetNotFoundError, match=r"missing, which does not exist"):
+        load_dataset("fashion-mnist")
+
+
+def test_damaged_content_names_the_users_file_not_the_cached_copy(tmp_path, monkeypatch):
+    import gzip
+
+    folder = write_fashion_mnist(tmp_path / "env")
+    damaged = folder / "train-images-idx3-ubyte.gz"
+    damaged.write_bytes(
+        gzip.compress(gzip.decompress(damaged.read_bytes())[:-100])
+    )  # a valid gzip, short IDX
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(folder))
+    with pytest.raises(CorruptDatasetError) as caught:
+        load_dataset("fashion-mnist", download=False)
+    assert str(caught.value).startswith(f"{damaged} is truncated or corrupted")
+    assert str(tmp_path / "cache") not in str(caught.value)
+
+
+def test_a_cached_copy_damaged_later_is_decoded_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "env", train=48)))
+    load_dataset("fashion-mnist", download=False)
+    (cached,) = (tmp_path / "cache").rglob("train-images-idx3-ubyte")
+    cached.write_bytes(cached.read_bytes()[:100])
+    assert len(load_dataset("fashion-mnist", download=False).train_images) == 48
+
+
+def test_a_file_in_the_way_of_the_cache_is_reported_as_a_cache_problem(tmp_path, monkeypatch):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "env")))
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    with pytest.raises(data_module.CacheWriteError) as caught:
+        load_dataset("fashion-mnist", download=False)
+    message = str(caught.value)
+    assert "into the cache" in message and "the dataset file itself is fine" in message
+    assert "$SE_TUTORIAL_CACHE" in message and "delete" not in message
+
+
+def test_a_full_disk_while_caching_is_reported_as_a_cache_problem(tmp_path, monkeypatch):
+    import errno
+
+    def full_disk(path, write):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "env")))
+    monkeypatch.setattr(data_module, "atomic_write", full_disk)
+    with pytest.raises(
+        data_module.CacheWriteError, match=r"No space left on device\); the dataset file itself is fine"
+    ):
+        load_dataset("fashion-mnist", download=False)
+
+
+def test_a_download_behind_an_unresponsive_proxy_times_out_with_a_clear_message(monkeypatch):
+    import socket
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()  # then silence
+    proxy = f"http://127.0.0.1:{server.getsockname()[1]}"
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(data_module, "DOWNLOAD_TIMEOUT", 0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(DatasetNotFoundError) as caught:
+            load_dataset("fashion-mnist")
+    finally:
+        server.close()
+    assert time.monotonic() - started < 10 and accepted  # it reached the proxy, then gave up
+    message = str(caught.value)
+    assert "sent nothing for 0.5 s and timed out" in message and "proxy" in message

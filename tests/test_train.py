@@ -2,8 +2,11 @@
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,14 +16,21 @@ from fixtures import write_fashion_mnist
 from torch import nn
 
 from se_tutorial.budgets import BUDGETS, resolve_budget
-from se_tutorial.checkpoints import CheckpointMismatchError
+from se_tutorial.checkpoints import (
+    CheckpointExistsError,
+    CheckpointMismatchError,
+    InvalidCheckpointError,
+    architecture,
+    load_checkpoint,
+)
 from se_tutorial.command_line import main
 from se_tutorial.config import TrainConfig
 from se_tutorial.data import Augmentation, load_dataset
+from se_tutorial.errors import ConfigurationError
 from se_tutorial.evaluation import confusion_matrix
 from se_tutorial.prepare import prepare_data
 from se_tutorial.runs import build_model
-from se_tutorial.train import NonFiniteLossError, fit
+from se_tutorial.train import NonFiniteLossError, TrainingDivergedError, fit, make_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = replace(BUDGETS["smoke"], batch_size=64)
@@ -77,7 +87,7 @@ def test_resume_after_an_interrupt_ends_bitwise_identical(tiny_data, tmp_path, m
             yield batch
 
     monkeypatch.setattr(type(tiny_data.train), "__iter__", interrupting_iter)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match=r"last finished epoch \(1\) is saved in .*resume=True"):
         fit(tiny_model(), tiny_data, config, checkpoint=checkpoint, progress=False)
     monkeypatch.setattr(type(tiny_data.train), "__iter__", original_iter)
     saved = torch.load(checkpoint, weights_only=True)
@@ -265,3 +275,324 @@ def test_sweep_command_line_prints_a_summary(tmp_path, monkeypatch, capsys):
     summary = capsys.readouterr().out
     assert "se-resnet" in summary and "resnet" in summary and "smoke" in summary
     assert [json.loads(line)["seed"] for line in out.read_text().splitlines()] == [3, 3]
+
+
+# --- nothing lost: checkpoints ------------------------------------------------
+
+
+def linear_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+
+
+def test_an_existing_checkpoint_is_never_overwritten_without_resume(tiny_data, tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    checkpoint.write_bytes(b"a previous run")
+    with pytest.raises(CheckpointExistsError) as caught:
+        fit(linear_model(), tiny_data, TrainConfig(epochs=2, lr=0.01), checkpoint=checkpoint, progress=False)
+    message = str(caught.value)
+    assert str(checkpoint) in message and "resume=True" in message and "remove the file" in message
+    assert checkpoint.read_bytes() == b"a previous run"
+    with pytest.raises(ConfigurationError, match="resume needs a checkpoint"):
+        fit(linear_model(), tiny_data, TrainConfig(epochs=2, lr=0.01), resume=True, progress=False)
+
+
+def unsafe_pickle(path):
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this would run on load",))
+
+    torch.save({"model": Payload()}, path)
+
+
+@pytest.mark.parametrize(
+    ("write", "reason"),
+    [
+        (lambda path: path.write_bytes(b""), "it is empty"),
+        (lambda path: path.write_bytes(b"not a checkpoint at all" * 20), "damaged"),
+        (lambda path: path.write_bytes(checkpoint_bytes()[:300]), "truncated or damaged"),
+        (lambda path: torch.save([1, 2, 3], path), "holds a list, not a dictionary"),
+        (lambda path: torch.save(linear_model().state_dict(), path), "only a model's state_dict"),
+        (lambda path: torch.save({"epoch": 3}, path), "lacks the entries"),
+        (unsafe_pickle, "Python objects other than tensors"),
+    ],
+    ids=["empty", "garbage", "truncated", "not-a-dict", "bare-state-dict", "partial", "unsafe-pickle"],
+)
+def test_an_invalid_checkpoint_gets_one_message_in_the_packages_words(tmp_path, write, reason):
+    path = tmp_path / "run.pt"
+    write(path)
+    with pytest.raises(InvalidCheckpointError) as caught:
+        load_checkpoint(path, linear_model(), {})
+    message = str(caught.value)
+    assert message.startswith(f"{path} is not a checkpoint written by se_tutorial's fit: ")
+    assert reason in message and "weights_only" not in message
+
+
+def checkpoint_bytes() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    torch.save({"model": linear_model().state_dict(), "padding": torch.zeros(1000)}, buffer)
+    return buffer.getvalue()
+
+
+def test_a_checkpoint_with_non_finite_weights_is_refused(tmp_path):
+    model = linear_model()
+    weights = model.state_dict()
+    weights["1.bias"][3] = float("inf")
+    state = {"architecture": architecture(model), "config": {}, "epoch": 1, "model": weights}
+    torch.save({**state, "optimizer": {}, "scheduler": {}, "history": []}, tmp_path / "run.pt")
+    with pytest.raises(
+        InvalidCheckpointError, match=r"non-finite values in 1 tensors \(first: \['1\.bias'\]\)"
+    ):
+        load_checkpoint(tmp_path / "run.pt", model, {})
+
+
+def test_flip_tta_changes_only_evaluation_so_it_does_not_block_a_resume(tiny_data, tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    fit(linear_model(), tiny_data, TrainConfig(epochs=2, lr=0.01), checkpoint=checkpoint, progress=False)
+    resumed = fit(
+        linear_model(), tiny_data, TrainConfig(epochs=2, lr=0.01, tta=True), checkpoint=checkpoint, resume=True,
+        progress=False,
+    )  # fmt: skip
+    assert [row["epoch"] for row in resumed.rows] == [1, 2]
+    with pytest.raises(CheckpointMismatchError, match=r"changed: \['momentum'\]"):
+        fit(linear_model(), tiny_data, TrainConfig(epochs=2, lr=0.01, momentum=0.5), checkpoint=checkpoint,
+            resume=True, progress=False)  # fmt: skip
+
+
+# --- telling the truth about divergence ----------------------------------------
+
+
+class BrokenStatistics(nn.Module):
+    """Finite logits throughout, but its running variance turns infinite on the ``breaks_at``-th call."""
+
+    def __init__(self, breaks_at: int):
+        super().__init__()
+        self.linear = nn.Linear(28 * 28, 10)
+        self.register_buffer("running_var", torch.ones(10))
+        self.calls, self.breaks_at = 0, breaks_at
+
+    def forward(self, x):
+        self.calls += 1
+        if self.training and self.calls == self.breaks_at:
+            self.running_var.fill_(float("inf"))  # what a diverging batch norm does to its statistics
+        return self.linear(x.flatten(1))
+
+
+def test_non_finite_statistics_stop_the_run_at_their_step_and_the_kept_checkpoint_is_good(
+    tiny_data, tmp_path
+):
+    # An epoch is 8 training calls and 1 test call: call 11 is epoch 2, step 2.
+    checkpoint = tmp_path / "run.pt"
+    config = TrainConfig(epochs=3, lr=0.01)
+    model = BrokenStatistics(breaks_at=11)
+    with pytest.raises(NonFiniteLossError) as caught:
+        fit(model, tiny_data, config, checkpoint=checkpoint, progress=False)
+    error = caught.value
+    assert (error.epoch, error.step) == (2, 2) and error.checkpoint == checkpoint
+    optimizer, schedule = make_optimizer(BrokenStatistics(0), config, config.epochs * len(tiny_data.train))
+    assert len(tiny_data.train) == 8
+    for _ in range(8 + 1):  # the rate of epoch 2, step 2, as the schedule set it for that step
+        optimizer.step()
+        schedule.step()
+    assert error.lr == pytest.approx(schedule.get_last_lr()[0]) and error.lr > 0
+    message = str(error)
+    assert "non-finite (first: running_var) at epoch 2, step 2 (learning rate" in message
+    assert f"The checkpoint of epoch 1, the last healthy one, is kept in {checkpoint}" in message
+    saved = torch.load(checkpoint, weights_only=True)
+    assert saved["epoch"] == 1 and torch.isfinite(saved["model"]["running_var"]).all()
+
+
+def test_divergence_in_the_first_epoch_says_no_checkpoint_was_written(tiny_data, tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    with pytest.raises(NonFiniteLossError, match=f"No checkpoint was written to {checkpoint}"):
+        fit(BrokenStatistics(breaks_at=2), tiny_data, TrainConfig(epochs=2, lr=0.01), checkpoint=checkpoint,
+            progress=False)  # fmt: skip
+    assert not checkpoint.exists()
+
+
+class ExplodesAtTest(nn.Module):
+    """Trains normally, but predicts wildly overconfident logits in eval mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(28 * 28, 10)
+
+    def forward(self, x):
+        logits = self.linear(x.flatten(1))
+        return logits if self.training else logits * 1e6
+
+
+def test_an_exploding_test_loss_stops_the_run(tiny_data):
+    with pytest.raises(TrainingDivergedError, match=r"test loss after epoch 1 is .*, beyond 23"):
+        fit(ExplodesAtTest(), tiny_data, TrainConfig(epochs=2, lr=0.01), progress=False)
+
+
+def test_cli_learning_rate_300_on_the_smoke_budget_fails_and_keeps_no_checkpoint(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist", train=1024)))
+    checkpoint = tmp_path / "run.pt"
+    argv = ["--budget", "smoke", "--lr", "300", "--no-progress", "--checkpoint", str(checkpoint)]
+    assert main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert re.search(r"at epoch 1, step \d+ \(learning rate [0-9.e+]+\); the run diverged", error)
+    assert "No checkpoint was written" in error and not checkpoint.exists()
+
+
+# --- command lines: validation before data, one line per known error ----------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--epochs", "0"], "argument --epochs: epochs must be a positive integer"),
+        (["--epochs", "1.5"], "argument --epochs: expected a whole number"),
+        (["--lr", "0"], "argument --lr: lr must be a positive finite number"),
+        (["--lr", "nan"], "argument --lr: lr must be a positive finite number"),
+        (["--seed", "-1"], "seed must be a whole number from 0 to 4294967295, got -1"),
+        (["--seed", str(2**32)], "seed must be a whole number from 0 to 4294967295"),
+        (["--resume"], "--resume needs --checkpoint PATH"),
+        (["--out", "."], "--out . is a directory"),
+        (["--out", "a-file/run.json"], "lies under a-file, which is a file"),
+        (["--checkpoint", "a-file"], "--checkpoint a-file already exists.*--resume.*remove the file"),
+    ],
+)
+def test_cli_rejects_bad_arguments_before_loading_any_data(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "no-dataset-here"))  # loading would fail
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--budget", "smoke", "--no-progress", *argv])
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_cli_rejects_an_unknown_budget_in_the_environment(monkeypatch, capsys):
+    monkeypatch.setenv("SE_TUTORIAL_BUDGET", "huge")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--no-progress"])
+    assert (
+        exit_info.value.code == 2 and "unknown budget (SE_TUTORIAL_BUDGET) 'huge'" in capsys.readouterr().err
+    )
+
+
+def test_run_rejects_zero_epochs_and_learning_rate_instead_of_using_the_budgets(tmp_path, monkeypatch):
+    from se_tutorial.runs import run
+
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "no-dataset-here"))
+    with pytest.raises(ConfigurationError, match="epochs must be a positive integer"):
+        run(budget="smoke", epochs=0)
+    with pytest.raises(ConfigurationError, match="lr must be a positive finite number, got 0"):
+        run(budget="smoke", lr=0)
+    with pytest.raises(ConfigurationError, match="seed must be a whole number from 0"):
+        run(budget="smoke", seed=-5)
+
+
+def test_cli_known_errors_are_one_line_and_unexpected_ones_keep_their_traceback(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "no-dataset-here"))
+    assert main(["--budget", "smoke", "--no-progress"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("python -m se_tutorial.train: error: $SE_TUTORIAL_DATA is set to")
+    assert error.count("\n") == 1 and "Traceback" not in error
+
+    def bug(**options):
+        raise RuntimeError("a bug, not a known error")
+
+    monkeypatch.setattr("se_tutorial.command_line.run", bug)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["--budget", "smoke", "--no-progress"])
+
+
+INTERRUPTIBLE = """
+import sys, time
+from pathlib import Path
+from se_tutorial.command_line import main
+from se_tutorial.data import DeviceLoader
+
+pause_epoch, ready = int(sys.argv[1]), Path(sys.argv[2])
+original = DeviceLoader.__iter__
+
+def pausing(loader):
+    for step, batch in enumerate(original(loader)):
+        if loader.shuffle and loader.epoch == pause_epoch and step == 1:
+            ready.touch()  # tell the test where we are, then wait for its Ctrl-C
+            time.sleep(120)
+        yield batch
+
+DeviceLoader.__iter__ = pausing
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("pause_epoch", "expected"),
+    [
+        (0, "before its first epoch ended; no checkpoint exists yet"),
+        (1, r"last finished epoch \(1\) is saved in .*run\.pt\. Continue from it with --resume"),
+    ],
+    ids=["in-the-first-epoch", "in-the-second-epoch"],
+)
+def test_ctrl_c_exits_130_and_says_what_the_checkpoint_holds(pause_epoch, expected, tmp_path):
+    data = write_fashion_mnist(tmp_path / "fmnist", train=256, test=128)
+    checkpoint, ready = tmp_path / "run.pt", tmp_path / "ready"
+    env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    argv = ["--budget", "smoke", "--epochs", "2", "--no-progress", "--checkpoint", str(checkpoint)]
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTIBLE, str(pause_epoch), str(ready), *argv],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists(), process.communicate()[1][-3000:]
+    process.send_signal(signal.SIGINT)
+    _, error = process.communicate(timeout=60)
+    assert process.returncode == 130, error[-3000:]
+    assert re.search(expected, error) and "Traceback" not in error
+    assert checkpoint.exists() == (pause_epoch == 1)
+
+
+def test_concurrent_sweeps_into_one_file_keep_every_row(tmp_path):
+    data = write_fashion_mnist(tmp_path / "fmnist", train=384, test=128)
+    out = tmp_path / "sweep.jsonl"
+    env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "se_tutorial.experiments", "se-vs-plain", "--budget", "smoke"]
+    sweeps = [
+        subprocess.Popen(
+            [*command, "--seeds", seed, "--no-progress", "--out", str(out)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in ("0", "1")
+    ]
+    for sweep in sweeps:
+        _, error = sweep.communicate(timeout=300)
+        assert sweep.returncode == 0, error[-3000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted((r["seed"], r["variant"]) for r in rows) == [
+        (0, "resnet"), (0, "se-resnet"), (1, "resnet"), (1, "se-resnet"),
+    ]  # fmt: skip
+
+
+def test_sweep_command_line_rejects_bad_seeds_and_reports_a_damaged_file_in_one_line(tmp_path, capsys):
+    from se_tutorial import experiments
+
+    out = tmp_path / "sweep.jsonl"
+    with pytest.raises(SystemExit) as exit_info:
+        experiments.main(["se-vs-plain", "--seeds", "-3", "--out", str(out)])
+    assert exit_info.value.code == 2 and "seed must be a whole number from 0" in capsys.readouterr().err
+    out.write_text('{"ok": 1}\n{broken\n')
+    assert experiments.main(["se-vs-plain", "--seeds", "0", "--budget", "smoke", "--out", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert (
+        error.startswith("python -m se_tutorial.experiments: error: ")
+        and "line 2, is not valid JSON" in error
+    )
+    assert error.count("\n") == 1
