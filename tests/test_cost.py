@@ -9,8 +9,10 @@ from se_tutorial import (
     count_flops,
     count_parameters,
     layer_table,
+    resnet50,
     se_block_cost,
     se_extra_parameters,
+    se_resnet50,
 )
 
 
@@ -21,14 +23,28 @@ def test_count_parameters_can_skip_frozen_ones():
     assert count_parameters(block, trainable_only=True) == 64 * 4
 
 
-@pytest.mark.parametrize(
-    ("channels", "ratio", "size"), [(64, 16, 8), (256, 16, 14), (16, 16, 32), (100, 8, 3)]
-)
-def test_se_block_flops_measured_by_pytorch_equal_the_closed_form(channels, ratio, size):
+# The table of chapter 2: (C, r, H = W) -> hidden units, parameters 2 C h, FLOPs 4 C h, C H W.
+SE_COSTS = [
+    ((64, 16, 56), (4, 512, 1024, 200_704)),
+    ((256, 16, 56), (16, 8192, 16_384, 802_816)),
+    ((512, 16, 28), (32, 32_768, 65_536, 401_408)),
+    ((1024, 16, 14), (64, 131_072, 262_144, 200_704)),
+    ((2048, 16, 7), (128, 524_288, 1_048_576, 100_352)),
+    ((16, 16, 32), (8, 256, 512, 16_384)),  # the small-channel rule: 8 units, not 1
+    ((100, 8, 3), (12, 2400, 4800, 900)),
+]
+
+
+@pytest.mark.parametrize(("shape", "stated"), SE_COSTS)
+def test_se_block_cost_matches_the_books_table_and_pytorchs_counter(shape, stated):
+    channels, ratio, size = shape
+    hidden, parameters, flops, elementwise = stated
     cost = se_block_cost(channels, ratio, size, size)
-    assert count_flops(SEBlock(channels, ratio), (1, channels, size, size)) == cost.excitation_flops
-    assert count_parameters(SEBlock(channels, ratio)) == cost.parameters
-    assert cost.squeeze_ops == cost.scale_ops == channels * size * size
+    assert (cost.hidden_channels, cost.parameters, cost.excitation_flops) == (hidden, parameters, flops)
+    assert cost.squeeze_ops == cost.scale_ops == elementwise
+    block = SEBlock(channels, ratio)
+    assert count_parameters(block) == parameters
+    assert count_flops(block, (1, channels, size, size)) == flops  # measured by torch.utils.flop_counter
 
 
 def test_count_flops_scales_with_batch_and_leaves_training_state_alone():
@@ -64,3 +80,58 @@ def test_layer_table_lists_each_stage_with_its_output_shape_and_parameters():
     assert by_name["fc"]["parameters"] == 64 * 10 + 10
     stem_and_stages = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "fc")
     assert sum(by_name[name]["parameters"] for name in stem_and_stages) == count_parameters(model)
+
+
+# --- ResNet-50's multiply-adds, summed by hand from the architecture ------------
+
+
+def resnet50_macs_by_hand(stride_on_1x1: bool, se_ratio: int | None = None, size: int = 224) -> int:
+    """Multiply-adds of ResNet-50's convolutions and classifier (and SE layers), layer by layer.
+
+    A k x k convolution from C_in to C_out channels on an output of H x W costs
+    C_in * C_out * k * k * H * W; a Linear(C_in, C_out) costs C_in * C_out.
+    """
+    macs = 0
+    side = size // 2  # 7x7/2 stem
+    macs += 3 * 64 * 7 * 7 * side * side
+    side //= 2  # 3x3/2 max pool
+    inputs = 64
+    for stage, (blocks, outputs) in enumerate([(3, 256), (4, 512), (6, 1024), (3, 2048)]):
+        width = outputs // 4
+        for index in range(blocks):
+            stride = 2 if stage > 0 and index == 0 else 1
+            out_side = side // stride
+            first_side = out_side if stride_on_1x1 else side  # where the 1x1 reduction runs
+            macs += inputs * width * first_side**2  # 1x1 reduce
+            macs += width * width * 9 * out_side**2  # 3x3
+            macs += width * outputs * out_side**2  # 1x1 expand
+            if index == 0:
+                macs += inputs * outputs * out_side**2  # projection shortcut
+            if se_ratio:
+                macs += 2 * outputs * (outputs // se_ratio)  # the two Linear layers, once per image
+            inputs, side = outputs, out_side
+    return macs + 2048 * 1000  # the classifier
+
+
+@pytest.mark.parametrize(("stride_on_1x1", "gmacs"), [(True, 3.86), (False, 4.09)])
+def test_resnet50_flops_equal_the_sum_by_hand(stride_on_1x1, gmacs):
+    # About 3.86 GMACs with the stride on the 1x1 convolution (the original layout the SENet
+    # paper counts), 4.09 with torchvision's v1.5 layout that runs its 3x3 at full resolution.
+    by_hand = resnet50_macs_by_hand(stride_on_1x1)
+    assert round(by_hand / 1e9, 2) == gmacs
+    with torch.device("meta"):  # the counter needs shapes only
+        measured = count_flops(resnet50(stride_on_1x1=stride_on_1x1), (1, 3, 224, 224))
+    assert measured == 2 * by_hand  # a multiply-add is two FLOPs
+
+
+def test_se_adds_under_one_percent_to_resnet50s_flops():
+    with torch.device("meta"):
+        plain = count_flops(resnet50(), (1, 3, 224, 224))
+        with_se = count_flops(se_resnet50(), (1, 3, 224, 224))
+    assert with_se - plain == 2 * (resnet50_macs_by_hand(False, se_ratio=16) - resnet50_macs_by_hand(False))
+    assert with_se / plain - 1 < 0.01  # chapter 2: "under 1% more FLOPs" (0.06%)
+
+
+@pytest.mark.parametrize(("ratio", "stated"), [(16, 2_514_944), (4, 10_059_776), (32, 1_257_472)])
+def test_se_extra_parameters_for_resnet50_are_the_numbers_the_book_states(ratio, stated):
+    assert se_extra_parameters([3, 4, 6, 3], [256, 512, 1024, 2048], ratio) == stated

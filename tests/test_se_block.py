@@ -30,6 +30,11 @@ def seeded_block(channels: int, **options) -> SEBlock:
         (1, 16, 1),
         (2, 1, 2),
         (1, 1, 1),
+        (16, 32, 8),  # chapter 2: 16 / 32 would round down to zero units
+        (64, 32, 2),
+        (64, 63, 1),
+        (64, 64, 32),  # ... and the bottleneck widens at r = C
+        (64, 128, 32),
     ],
 )
 def test_reduced_channels_follows_the_seed_rule(channels, ratio, expected):
@@ -38,12 +43,17 @@ def test_reduced_channels_follows_the_seed_rule(channels, ratio, expected):
 
 @given(channels=st.integers(1, 4096), ratio=st.integers(1, 128))
 def test_reduced_channels_is_never_zero_and_never_wider(channels, ratio):
-    hidden = reduced_channels(channels, ratio)
-    assert 1 <= hidden <= channels
-    if channels > ratio:
-        assert hidden == channels // ratio
-    else:
-        assert hidden == max(channels // 2, 1)
+    assert 1 <= reduced_channels(channels, ratio) <= channels
+
+
+@given(units=st.integers(2, 64), ratio=st.integers(1, 64))
+def test_reduced_channels_is_c_over_r_when_r_divides_c(units, ratio):
+    assert reduced_channels(units * ratio, ratio) == units
+
+
+def test_the_rule_gives_more_units_than_c_over_r_exactly_for_c_up_to_r():
+    # Chapter 2, exercise 1: with r = 16 and C <= 64, exactly C = 1 ... 16.
+    assert {c for c in range(1, 65) if reduced_channels(c, 16) > c / 16} == set(range(1, 17))
 
 
 # --- each equation by hand ----------------------------------------------------
@@ -109,8 +119,21 @@ def test_identical_to_torchvision_squeeze_excitation_with_copied_weights():
 def test_explicit_hidden_width_and_bias():
     block = SEBlock(64, hidden_channels=5, bias=True)
     assert block.fc1.weight.shape == (5, 64) and block.fc2.weight.shape == (64, 5)
-    assert block.fc1.bias is not None
-    assert SEBlock(64).fc1.bias is None
+    assert block.fc1.bias.shape == (5,) and block.fc2.bias.shape == (64,)
+    assert SEBlock(64).fc1.bias is None and SEBlock(64).fc2.bias is None
+    assert SEBlock(64, 64, hidden_channels=lambda c: c // 8).fc1.weight.shape == (8, 64)
+
+
+def test_zero_reducing_weights_or_zero_input_give_weights_of_one_half():
+    # Chapter 1, solution 1: with W1 = 0, s = sigmoid(0) = 0.5 for every channel, whatever the
+    # image; with an all-zero input z = 0, so again s = 0.5 (no biases) and the output is zero.
+    block = seeded_block(8, reduction_ratio=2)
+    x = torch.randn(3, 8, 4, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(block.excitation(torch.zeros_like(x)), torch.full((3, 8), 0.5))
+        assert torch.equal(block(torch.zeros_like(x)), torch.zeros_like(x))
+        block.fc1.weight.zero_()
+        torch.testing.assert_close(block(x), x / 2)
 
 
 # --- shapes, dtypes, memory formats -------------------------------------------
@@ -126,11 +149,12 @@ def test_explicit_hidden_width_and_bias():
 )
 def test_any_shape_is_scaled_per_channel(batch, channels, height, width, ratio):
     block = SEBlock(channels, ratio)
-    x = torch.randn(batch, channels, height, width)
-    out = block(x)
+    x = torch.randn(batch, channels, height, width, dtype=torch.float64)
+    out = block.double()(x)
     assert out.shape == x.shape
-    # Each output channel is its input channel times one weight in (0, 1).
-    s = block.excitation(x)
+    # Each output channel is its input channel times one weight in (0, 1), from Eqs. 2-3.
+    w1, w2 = block.fc1.weight.detach(), block.fc2.weight.detach()
+    s = 1 / (1 + torch.exp(-(torch.clamp(x.mean(dim=(2, 3)) @ w1.T, min=0) @ w2.T)))
     torch.testing.assert_close(out, x * s[:, :, None, None])
     assert ((s > 0) & (s < 1)).all()
 
