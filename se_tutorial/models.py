@@ -61,6 +61,9 @@ class ResNet(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
+        # A seeded model leaves the global generator as it found it: its layers draw
+        # their first (discarded) weights while being built, before init_weights.
+        global_state = torch.random.get_rng_state() if seed is not None else None
         if len(stage_depths) != len(stage_channels) or not stage_depths:
             raise ValueError(
                 f"stage_depths and stage_channels must be non-empty and of equal length, "
@@ -93,6 +96,8 @@ class ResNet(nn.Module):
         self.fc = nn.Linear(channels, num_classes)
         self.zero_init_residual = zero_init_residual
         self.init_weights(seed)
+        if global_state is not None:
+            torch.random.set_rng_state(global_state)
 
     def init_weights(self, seed: int | None = None) -> None:
         """Initialise every layer: He-normal convolutions, PyTorch's defaults elsewhere.

@@ -50,8 +50,8 @@ def global_max_pool(x: torch.Tensor) -> torch.Tensor:
     return x.amax(dim=(2, 3))
 
 
-# torch.fx.symbolic_trace cannot look inside the dtype logic above, so it records
-# the call as one node (torch.export and torch.compile trace through it as usual).
+# torch.fx.symbolic_trace records the pooling as one node instead of tracing its
+# dtype logic on proxies (torch.export and torch.compile trace through it as usual).
 torch.fx.wrap("global_average_pool")
 
 #: Squeeze operators of the paper's Table 11: ``(N, C, H, W) -> (N, C)``.

@@ -259,12 +259,6 @@ def test_seeded_initialisation_is_deterministic_and_keyed_by_seed_and_layer():
     assert conv.std().item() == pytest.approx((2 / (64 * 9)) ** 0.5, rel=0.05)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PACKAGE BUG: ResNet(seed=...) still draws from the global generator while its layers "
-    "are constructed (nn.Conv2d etc. initialise themselves before init_weights reseeds them), "
-    "so a seeded build moves the global RNG, by an amount that depends on the architecture.",
-)
 def test_seeded_construction_leaves_the_global_random_state_alone():
     torch.manual_seed(123)
     before = torch.get_rng_state()
