@@ -1,0 +1,85 @@
+"""What SE blocks learn: their excitations per class, as in the SENet paper's Fig. 6.
+
+:func:`excitation_statistics` runs a model over a loader once and returns, for
+every SE block, the mean and variance of each channel's weight within each
+class. From those, :func:`class_specificity` measures how much a block's
+weights depend on the class (the spread of the class means relative to the
+spread within classes), and :func:`saturation` how many weights sit near 0 or
+1, where the paper found its last blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .data import DeviceLoader
+from .se_block import capture_excitations
+
+
+@dataclass
+class BlockExcitations:
+    """Per-class statistics of one SE block's weights ``s``: ``K`` classes, ``C`` channels."""
+
+    class_means: torch.Tensor  #: ``(K, C)``, mean of ``s_c`` over the images of each class
+    class_variances: torch.Tensor  #: ``(K, C)``, variance within each class (population)
+    counts: torch.Tensor  #: ``(K,)`` images per class
+    near_edges: float  #: fraction of all weights below 0.1 or above 0.9
+
+
+@torch.no_grad()
+def excitation_statistics(
+    model: nn.Module, loader: DeviceLoader, num_classes: int
+) -> dict[str, BlockExcitations]:
+    """Class-wise mean and variance of every SE block's excitations over ``loader``.
+
+    Accumulates sums in float64, so the result does not depend on the batch size.
+    """
+    was_training = model.training
+    model.eval()
+    sums: dict[str, torch.Tensor] = {}
+    squares: dict[str, torch.Tensor] = {}
+    edges: dict[str, float] = {}
+    counts = torch.zeros(num_classes, dtype=torch.float64)
+    total = 0
+    try:
+        with capture_excitations(model) as captured:
+            for images, labels in loader:
+                model(images)
+                one_hot = nn.functional.one_hot(labels.cpu(), num_classes).double()  # (B, K)
+                counts += one_hot.sum(0)
+                total += len(labels)
+                for name, s in captured.items():
+                    s = s.double().cpu()  # (B, C)
+                    sums[name] = sums.get(name, 0) + one_hot.T @ s  # (K, C)
+                    squares[name] = squares.get(name, 0) + one_hot.T @ s.square()
+                    edges[name] = edges.get(name, 0.0) + float(((s < 0.1) | (s > 0.9)).sum())
+    finally:
+        model.train(was_training)
+    if total == 0:
+        raise ValueError("the loader yielded no images; pass a loader with test data.")
+    result = {}
+    for name in sums:
+        present = counts.clamp(min=1)[:, None]
+        means = sums[name] / present
+        variances = (squares[name] / present - means.square()).clamp(min=0)
+        channels = sums[name].shape[1]
+        result[name] = BlockExcitations(means, variances, counts.clone(), edges[name] / (total * channels))
+    return result
+
+
+def class_specificity(block: BlockExcitations) -> float:
+    """How much a block's weights depend on the class: between-class over within-class variance.
+
+    Per channel, the variance of the class means (weighted by class size)
+    divided by the mean variance within classes, averaged over channels.
+    0 means every class gets the same weights on average; large values mean
+    the class decides the weights more than the individual image does.
+    """
+    weights = block.counts / block.counts.sum()  # (K,)
+    overall = weights @ block.class_means  # (C,)
+    between = weights @ (block.class_means - overall).square()  # (C,)
+    within = weights @ block.class_variances  # (C,)
+    return float((between / within.clamp(min=1e-12)).mean())
