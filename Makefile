@@ -55,7 +55,8 @@ sync-url: $(STAMP)
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/se_block_speed.py
 	$(BIN)/python benchmarks/loader_speed.py
-	$(BIN)/python benchmarks/train_speed.py cpu-brief
+	$(BIN)/python benchmarks/train_speed.py cpu-brief --seeds 0 1 2
+	$(BIN)/python benchmarks/budget_times.py
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis
