@@ -164,7 +164,7 @@ def _scale_add_relu(x: torch.Tensor, s: torch.Tensor, shortcut: torch.Tensor) ->
     _check_scale_inputs(x, s, shortcut)
     out = _empty_map(x)
     if not _kernels_take(x):
-        return out.copy_((x * s[:, :, None, None] + shortcut).relu_())
+        return torch.addcmul(shortcut, x, s[:, :, None, None], out=out).relu_()
     channels_last = _channels_last(x)
     x, shortcut = _dense(x, channels_last), _dense(shortcut, channels_last)
     _se_kernels.scale_add_relu(x, s.contiguous(), shortcut, out, channels_last)
@@ -184,8 +184,7 @@ def _scale_add_relu_backward(
     """``(grad_x, grad_s, grad_shortcut)`` of ``out = relu(x * s + shortcut)``, in one pass."""
     grad_x, grad_shortcut = _empty_map(x), _empty_map(x)
     if not _kernels_take(x):
-        passed = torch.where(out > 0, grad, 0)
-        grad_shortcut.copy_(passed)
+        passed = torch.where(out > 0, grad, grad.new_zeros(()), out=grad_shortcut)
         torch.mul(passed, s[:, :, None, None], out=grad_x)
         grad_s = (passed * x).sum(dim=(2, 3), dtype=_sum_dtype(x.dtype))
     else:
