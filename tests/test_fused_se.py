@@ -10,6 +10,7 @@ No test needs a GPU, and none times anything.
 
 import copy
 import io
+import json
 import os
 import subprocess
 import sys
@@ -251,7 +252,7 @@ def test_triton_kernels_pass_the_same_tests_under_the_interpreter(tmp_path):
     }
     command = [
         sys.executable, "-m", "pytest", str(Path(__file__)), "-q", "-p", "no:cacheprovider",
-        "-k", "not under_the_interpreter and not bottleneck and not compile",
+        "-k", "not under_the_interpreter and not bottleneck and not compile and not benchmark",
     ]  # fmt: skip
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -281,3 +282,31 @@ def test_compiled_fused_network_traces_into_one_graph_and_trains_alike():
     torch.testing.assert_close(compiled_logits, logits)
     for name, grad in grads.items():
         torch.testing.assert_close(compiled_grads[name], grad, msg=name)
+
+
+def test_gpu_cost_benchmark_smoke_run_writes_its_results(tmp_path):
+    """benchmarks/se_gpu_cost.py --smoke: the GPU session's script, its code paths on a CPU."""
+    out = tmp_path / "se_gpu_cost.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "se_gpu_cost.py"), "--smoke", "--out", str(out)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    env.pop("TRITON_INTERPRET", None)
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    record = json.loads(out.read_text())
+    for key in ("commit", "torch", "device", "date", "copy_bandwidth_GBps", "profile", "tail", "networks"):
+        assert record[key], key
+    assert set(record["profile"]["variants"]) == {"readable", "fused"}
+    fused_ops = {row["op"] for row in record["profile"]["variants"]["fused"]["ops"]}
+    assert {
+        "se_tutorial::squeeze",
+        "se_tutorial::scale_add_relu",
+        "se_tutorial::scale_add_relu_backward",
+    } <= fused_ops
+    rows = {(row["suite"], row["variant"], row["mode"]): row for row in record["networks"]}
+    assert rows["resnet50", "resnet50", "eager"]["ratio_to_baseline"] == 1.0
+    assert ("resnet50", "se_resnet50 fused", "eager") in rows
+    assert ("resnet20x4", "se_resnet20x4 fused", "compiled") in rows
+    assert all(row["ms_per_step"] > 0 for row in rows.values())
