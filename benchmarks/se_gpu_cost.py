@@ -170,8 +170,14 @@ class ByteCounter(TorchDispatchMode):
 # --- the SE tail -----------------------------------------------------------------------------
 
 
-def tail_step(shape: tuple[int, ...], fused: bool, settings: Settings) -> Callable[[], None]:
-    """Forward and backward of ``relu(se(x) + identity)`` on a branch output of ``shape``."""
+def tail_step(
+    shape: tuple[int, ...], fused: bool, settings: Settings
+) -> Callable[[], tuple[torch.Tensor, ...]]:
+    """Forward and backward of ``relu(se(x) + identity)`` on a branch output of ``shape``.
+
+    The step returns the output and the gradients of ``x`` and ``identity``; both
+    variants draw the same weights and inputs.
+    """
     torch.manual_seed(0)
     se = SEBlock(shape[1]).to(settings.device)
 
@@ -181,13 +187,29 @@ def tail_step(shape: tuple[int, ...], fused: bool, settings: Settings) -> Callab
 
     x, identity, grad = make().requires_grad_(), make().requires_grad_(), make()
 
-    def step() -> None:
+    def step() -> tuple[torch.Tensor, ...]:
         x.grad = identity.grad = None
         with settings.precision.autocast():
             out = se_residual(se, x, identity, fused=fused)
         out.backward(grad)
+        return out.detach(), x.grad, identity.grad
 
     return step
+
+
+def difference(shape: tuple[int, ...], settings: Settings) -> float:
+    """How far fused is from readable: mean |difference| / mean |value|, the worst of output and gradients.
+
+    A mean, not a maximum: in bfloat16 the two round some pre-activations near zero
+    to opposite signs, so a few gradients differ by their whole value either way.
+    Rounding alone gives about 1e-3; a wrong kernel gives about 1.
+    """
+    readable, fused = tail_step(shape, False, settings)(), tail_step(shape, True, settings)()
+    return max(
+        ((a.float() - b.float()).abs().mean() / b.float().abs().mean().clamp_min(1e-12)).item()
+        for a, b in zip(fused, readable, strict=True)
+        if b.numel()
+    )
 
 
 def tail_bytes(shape: tuple[int, ...], fused: bool, settings: Settings) -> ByteCounter:
@@ -277,7 +299,7 @@ def profile_tail(settings: Settings, bandwidth: float) -> dict:
 def time_tails(settings: Settings, bandwidth: float) -> list[dict]:
     rows = []
     print(f"\n{'SE tail (N, C, H, W)':<28}{'readable ms':>12}{'fused ms':>10}{'fused/readable':>16}"
-          f"{'roofline ms r/f':>18}")  # fmt: skip
+          f"{'roofline ms r/f':>18}{'difference':>12}")  # fmt: skip
     for network, shapes in settings.tail_shapes.items():
         for shape in shapes:
             times = median_times(
@@ -294,6 +316,7 @@ def time_tails(settings: Settings, bandwidth: float) -> list[dict]:
             row = {
                 "network": network,
                 "shape": list(shape),
+                "difference": difference(shape, settings),
                 "ms": {k: round(v * 1e3, 4) for k, v in times.items()},
                 "roofline_ms": {k: round(v * 1e3, 4) for k, v in roofline.items()},
                 "fused_over_readable": round(times["fused"] / times["readable"], 3),
@@ -301,7 +324,8 @@ def time_tails(settings: Settings, bandwidth: float) -> list[dict]:
             rows.append(row)
             print(f"{network + ' ' + str(shape):<28}{row['ms']['readable']:>12.3f}{row['ms']['fused']:>10.3f}"
                   f"{row['fused_over_readable']:>16.3f}"
-                  f"{row['roofline_ms']['readable']:>9.3f}/{row['roofline_ms']['fused']:.3f}")  # fmt: skip
+                  f"{row['roofline_ms']['readable']:>9.3f}/{row['roofline_ms']['fused']:<8.3f}"
+                  f"{row['difference']:>12.2e}")  # fmt: skip
     return rows
 
 

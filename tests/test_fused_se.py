@@ -70,7 +70,8 @@ def gradients(function, x, s, shortcut, grad):
     x, s, shortcut = (t.detach().requires_grad_() for t in (x, s, shortcut))
     z, out = function(x, s, shortcut)
     # The squeeze's gradient reaches x too, as in a block; weight it so that it is not lost in rounding.
-    loss = (out.float() * grad.float()).sum() + (z * torch.linspace(1, 2, z.shape[1])).sum()
+    weights = torch.linspace(1, 2, z.shape[1], device=z.device)
+    loss = (out.float() * grad.float()).sum() + (z * weights).sum()
     return (z, out, *torch.autograd.grad(loss, (x, s, shortcut)))
 
 
@@ -83,8 +84,8 @@ def assert_close(actual, expected, dtype, terms=1):
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
-def test_op_forward_and_backward_equal_the_readable_computation(shape, dtype, layout):
-    x, s, shortcut, grad = inputs(shape, dtype, layout)
+def test_op_forward_and_backward_equal_the_readable_computation(shape, dtype, layout, device="cpu"):
+    x, s, shortcut, grad = (t.to(device) for t in inputs(shape, dtype, layout))
     fused = gradients(lambda *a: (squeeze(a[0]), scale_add_relu(*a)), x, s, shortcut, grad)
     reference = gradients(readable, x, s, shortcut, grad)
     hw = shape[2] * shape[3]
@@ -145,6 +146,35 @@ def test_ops_pass_torch_library_opcheck():
     torch.library.opcheck(squeeze, (x.requires_grad_(),), test_utils=checks)
     torch.library.opcheck(_scale_add_relu, (x, s.requires_grad_(), shortcut), test_utils=checks)
     torch.library.opcheck(_scale_add_relu_backward, (grad, out, x.detach(), s.detach()), test_utils=checks)
+
+
+needs_gpu = pytest.mark.skipif(
+    not (torch.cuda.is_available() and triton_available()), reason="needs a CUDA GPU and Triton"
+)
+
+
+@needs_gpu
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("shape", [*SHAPES, (8, 256, 56, 56), (4, 2048, 7, 7), (2, 64, 224, 224)], ids=str)
+def test_gpu_kernels_equal_the_readable_computation(shape, dtype, layout):
+    """On a GPU the compiled kernels, not the interpreter, face the same comparison."""
+    test_op_forward_and_backward_equal_the_readable_computation(shape, dtype, layout, device="cuda")
+
+
+@needs_gpu
+def test_gpu_fused_network_trains_like_the_readable_one():
+    torch.manual_seed(0)
+    readable_model = cifar_resnet(8, in_channels=1, width=2, attention="se", seed=0).cuda()
+    fused_model = fuse_se(copy.deepcopy(readable_model))  # "auto": fused on CUDA
+    images = torch.randn(16, 1, 28, 28, device="cuda").contiguous(memory_format=torch.channels_last)
+    for model in (readable_model, fused_model):
+        model.to(memory_format=torch.channels_last)
+    logits, grads = train_step(readable_model, images)
+    fused_logits, fused_grads = train_step(fused_model, images)
+    torch.testing.assert_close(fused_logits, logits, rtol=1e-3, atol=1e-3)
+    for name, grad in grads.items():
+        torch.testing.assert_close(fused_grads[name], grad, rtol=1e-3, atol=1e-3, msg=name)
 
 
 # --- blocks and networks ---------------------------------------------------------------------
@@ -252,7 +282,7 @@ def test_triton_kernels_pass_the_same_tests_under_the_interpreter(tmp_path):
     }
     command = [
         sys.executable, "-m", "pytest", str(Path(__file__)), "-q", "-p", "no:cacheprovider",
-        "-k", "not under_the_interpreter and not bottleneck and not compile and not benchmark",
+        "-k", "not under_the_interpreter and not bottleneck and not compile and not benchmark and not gpu",
     ]  # fmt: skip
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
