@@ -6,6 +6,7 @@ The package is small on purpose; each module holds one idea:
 * :mod:`se_tutorial.attention` - names -> attention-module factories
 * :mod:`se_tutorial.resnet_blocks` - basic and bottleneck residual blocks, with SE placement
 * :mod:`se_tutorial.models` - CIFAR-style ResNets and ResNet-50 / SE-ResNet-50
+* :mod:`se_tutorial.fused_se` - the same SE blocks in fewer passes over memory (Triton), ``fuse_se``
 * :mod:`se_tutorial.cost` - parameters, FLOPs and the paper's closed-form SE cost
 * :mod:`se_tutorial.diagram` - data-flow diagrams traced from a block
 * :mod:`se_tutorial.data` - Fashion-MNIST and CIFAR-10 as tensors, the on-device loader

@@ -1,7 +1,8 @@
 """The training loop: ``history = fit(model, data, budget="brief")``.
 
 SGD with Nesterov momentum under a one-cycle learning-rate schedule, label
-smoothing, bfloat16 autocast and channels-last on CUDA, optional
+smoothing, mixed precision and channels-last on CUDA (bfloat16, or float16
+with loss scaling on GPUs without bfloat16: :mod:`.precision`), optional
 ``torch.compile``, a progress bar, and a checkpoint after every epoch
 (written atomically, so Ctrl-C or a crash keeps the last good one; ``resume``
 continues from it). Runs unchanged under ``torchrun`` with
@@ -33,7 +34,7 @@ from .distributed import all_reduce_sum, world
 from .errors import SETutorialError
 from .evaluation import evaluate
 from .history import History
-from .precision import autocast
+from .precision import autocast, choose_precision, skipped_steps_expected
 from .prepare import Data
 from .provenance import device_name
 
@@ -123,14 +124,18 @@ def train_epoch(
     loss_fn: nn.Module,
     epoch: int,
     bar,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
     """One pass over ``loader``; returns mean training loss and accuracy, and the last learning rate.
 
     Stops with :class:`NonFiniteLossError` at the first step whose loss, or
     whose updated weights or batch-norm statistics, are not finite, and with
     :class:`TrainingDivergedError` at the first whose loss exploded.
+    ``scaler`` scales the loss for float16 training (see :mod:`.precision`); without one, none.
     """
     device = torch.device(loader.device)
+    if scaler is None:
+        scaler = torch.amp.GradScaler(device.type, enabled=False)
     model.train()
     loader.set_epoch(epoch)
     losses = torch.zeros(len(loader), device=device)  # kept on the device: no sync per step
@@ -145,11 +150,13 @@ def train_epoch(
             logits = model(images)
             loss = loss_fn(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()  # times the loss scale (1 unless float16 needs scaling)
+        scaler.step(optimizer)  # unscales; skips the update if a gradient overflowed
+        scaler.update()
         rates.append(scheduler.get_last_lr()[0])  # the rate this step used
-        scheduler.step()
-        losses[step] = loss.detach()
+        with skipped_steps_expected(scaler):
+            scheduler.step()  # skipped updates count too, so the schedule ends with the epochs
+        losses[step] = loss.detach()  # unscaled: the divergence checks see the real loss
         healthy[step] = _all_finite(watched)
         correct += (logits.argmax(1) == labels).sum()
         seen += len(labels)
@@ -203,6 +210,10 @@ def fit(
     device = torch.device(data.train.device)
     rank, world_size = world()
     torch.manual_seed(config.seed)
+    precision = choose_precision(device)
+    if device.type == "cuda" and rank == 0 and progress:
+        print(f"mixed precision: {precision}")
+    scaler = precision.grad_scaler()
 
     # channels-last runs convolutions about 1.7x faster on CPUs and uses tensor cores on GPUs.
     model.to(device, memory_format=torch.channels_last)
@@ -223,6 +234,7 @@ def fit(
         "budget": budget.name if budget else None,
         "label_smoothing": config.label_smoothing,
         "num_classes": len(data.classes),
+        "precision": precision.name,
     }
     history = History(meta=meta)
 
@@ -233,6 +245,8 @@ def fit(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         history.rows = list(state["history"])
         start_epoch = saved_epoch = state["epoch"]
 
@@ -243,7 +257,7 @@ def fit(
     try:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
-            train = train_epoch(train_model, data.train, optimizer, scheduler, loss_fn, epoch, bar)
+            train = train_epoch(train_model, data.train, optimizer, scheduler, loss_fn, epoch, bar, scaler)
             test_loss, test_accuracy = evaluate(model, data.test, tta=config.tta)
             _stop_if_test_loss_exploded(test_loss, len(data.classes), epoch, steps_per_epoch, train["lr"])
             history.append(
@@ -263,7 +277,8 @@ def fit(
                         {
                             "architecture": architecture(model), "config": run_config, "epoch": epoch + 1,
                             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict(), "history": history.rows,
+                            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                            "history": history.rows,
                         },
                     )  # fmt: skip
                 saved_epoch = epoch + 1
