@@ -34,15 +34,18 @@ class History:
     def __str__(self) -> str:
         return self.table()
 
-    def _repr_html_(self) -> str:  # Jupyter shows the table
-        head = "".join(f"<th>{name}</th>" for name in COLUMNS)
+    def _repr_html_(self) -> str:  # Jupyter shows the table, numbers right-aligned with room between
+        cell = 'style="text-align: right; padding: 0.1em 0.8em"'
+        head = "".join(f"<th {cell}>{name}</th>" for name in COLUMNS)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(_cell(row[n]).strip())}</td>" for n in COLUMNS) + "</tr>"
+            "<tr>"
+            + "".join(f"<td {cell}>{html.escape(_html_cell(n, row[n]))}</td>" for n in COLUMNS)
+            + "</tr>"
             for row in self.rows
         )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
-    def plot(self, axes=None, label: str | None = None, color: str | None = None):
+    def plot(self, axes=None, label: str | None = None, color: str | None = None, legend: bool = True):
         """Loss and accuracy curves on two axes (created if not given); returns the figure.
 
         The two losses are different quantities: the training loss is the
@@ -50,6 +53,7 @@ class History:
         epoch while the weights changed), the test loss plain cross-entropy at
         the end of the epoch. With label smoothing the training loss cannot
         fall below :func:`smoothed_loss_floor`, drawn as a dotted line.
+        ``legend=False`` leaves the legends to the caller (e.g. one for a whole figure).
         """
         import matplotlib.pyplot as plt
 
@@ -66,16 +70,15 @@ class History:
             )
         if smoothing and "num_classes" in self.meta:
             floor = smoothed_loss_floor(smoothing, self.meta["num_classes"])
-            axes[0].axhline(floor, color="grey", linestyle=":", linewidth=1)
-            axes[0].annotate(
-                f"smoothed-loss floor {floor:.2f}", (epochs[0], floor), xytext=(0, 3),
-                textcoords="offset points", color="grey", fontsize=9,
-            )  # fmt: skip
+            name = f"smoothed-loss floor {floor:.2f}"
+            if name not in axes[0].get_legend_handles_labels()[1]:  # once per axes
+                axes[0].axhline(floor, color="grey", linestyle=":", linewidth=1, label=name)
         axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
         axes[1].set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
         for ax in axes:
             ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # epochs are whole numbers
-            ax.legend()
+            if legend:
+                ax.legend()
             ax.grid(alpha=0.3)
         return axes[0].figure
 
@@ -102,3 +105,14 @@ def _cell(value: float) -> str:
     if isinstance(value, int):
         return f"{value:>15d}"
     return f"{value:>15.4f}" if abs(value) >= 1e-3 else f"{value:>15.2e}"
+
+
+def _html_cell(name: str, value: float) -> str:
+    """One consistent format per column: counts, 4 decimals, the learning rate in 3 digits."""
+    if name == "epoch":
+        return str(value)
+    if name == "lr":
+        return f"{value:.3g}"
+    if name == "seconds":
+        return f"{value:.1f}"
+    return f"{value:.4f}"

@@ -56,7 +56,7 @@ def device_name(device: torch.device | str | None = None) -> str:
     if device is not None and device.type == "cuda":
         return torch.cuda.get_device_name(device)
     cpu = platform.processor() or platform.machine()
-    return f"CPU ({cpu}, {torch.get_num_threads()} threads)"
+    return f"CPU ({cpu}, {_count(torch.get_num_threads(), 'thread')})"
 
 
 def provenance(device: torch.device | str | None = None) -> dict[str, str]:
@@ -68,3 +68,8 @@ def provenance(device: torch.device | str | None = None) -> dict[str, str]:
         "device": device_name(device),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _count(number: int, noun: str) -> str:
+    """``"1 thread"``, ``"2 threads"``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"

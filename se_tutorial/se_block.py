@@ -129,17 +129,17 @@ class SEBlock(nn.Module):
     def excitation(self, x: torch.Tensor) -> torch.Tensor:
         """Channel weights ``s``: ``(N, C, H, W) -> (N, C)``."""
         _checks.feature_map(x, self.channels, "SEBlock", self.fc1.weight)
-        # squeeze (the paper's Eq. 2): (N, C, H, W) -> (N, C)
+        # squeeze: (N, C, H, W) -> (N, C)
         if self.squeeze_name == "avg":
             z = global_average_pool(x)
         else:
             z = global_max_pool(x)
-        # excitation (Eq. 3): (N, C) -> (N, C/r) -> (N, C)
+        # excitation: (N, C) -> (N, C/r) -> (N, C)
         return self.gate(self.fc2(self.act(self.fc1(z))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.excitation(x)  # (N, C)
-        return x * s[:, :, None, None]  # scale (Eq. 4): broadcast over H, W
+        return x * s[:, :, None, None]  # scale: broadcast over H and W
 
     def extra_repr(self) -> str:
         # Two lines, so that the printed module fits a narrow page.
