@@ -36,6 +36,24 @@ class ResultsFileError(SETutorialError, ValueError):
 #: sweep name -> variants; each variant is a name and the keyword arguments of ``train.run``.
 SWEEPS: dict[str, dict[str, dict]] = {
     "se-vs-plain": {"resnet": {"attention": None}, "se-resnet": {"attention": "se"}},
+    # The SENet paper's ablations (TPAMI, Tables 10-14), each against plain SE at r = 16.
+    # Exactly C / r hidden units: the small-channel rule would distort a study of r.
+    "reduction-ratio": {
+        f"r={r}": {"attention": "se", "se_options": {"reduction_ratio": r, "exact_reduction": True}}
+        for r in (2, 4, 8, 16, 32)
+    },
+    "squeeze": {name: {"attention": "se", "se_options": {"squeeze": name}} for name in ("avg", "max")},
+    "gate": {
+        name: {"attention": "se", "se_options": {"gate": name}}
+        for name in ("sigmoid", "tanh", "relu", "hard_sigmoid")
+    },
+    "placement": {
+        name: {"attention": "se", "placement": name} for name in ("standard", "pre", "post", "identity")
+    },
+    "stages": {
+        **{f"stage {stage} only": {"attention": "se", "attention_stages": [stage]} for stage in (1, 2, 3)},
+        "all stages": {"attention": "se"},
+    },
 }
 
 

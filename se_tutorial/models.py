@@ -37,6 +37,8 @@ class ResNet(nn.Module):
         in_channels, num_classes: input channels and number of classes.
         attention: ``None``, a registered name such as ``"se"``, or a factory.
         placement: where each block puts its attention module.
+        attention_stages: the stages (counted from 1) whose blocks get the
+            attention module; ``None`` means every stage.
         zero_init_residual: start every block as the identity (last BN's gamma = 0).
         seed: if given, initialise every layer from its own generator keyed by
             ``(seed, layer name)`` (see :meth:`init_weights`), so that two models
@@ -57,6 +59,7 @@ class ResNet(nn.Module):
         num_classes: int = 10,
         attention: str | AttentionFactory | None = None,
         placement: str = "standard",
+        attention_stages: Sequence[int] | None = None,
         zero_init_residual: bool = False,
         seed: int | None = None,
     ) -> None:
@@ -74,6 +77,12 @@ class ResNet(nn.Module):
         stem = _checks.choice("stem", stem, ("cifar", "imagenet"))
         stem_channels = _checks.positive_int("stem_channels", stem_channels)
         factory = resolve_attention(attention)
+        if attention_stages is not None:
+            stages = range(1, len(stage_depths) + 1)
+            if not attention_stages or any(stage not in stages for stage in attention_stages):
+                raise ValueError(
+                    f"attention_stages must name stages among {list(stages)}, got {list(attention_stages)}."
+                )
 
         kernel = 3 if stem == "cifar" else 7
         self.conv1, self.bn1 = conv_bn(in_channels, stem_channels, kernel, 1 if stem == "cifar" else 2)
@@ -88,7 +97,8 @@ class ResNet(nn.Module):
             blocks = []
             for position in range(depth):
                 stride = 2 if index > 0 and position == 0 else 1
-                blocks.append(block(channels, out_channels, stride, attention=factory, placement=placement))
+                here = factory if attention_stages is None or index + 1 in attention_stages else None
+                blocks.append(block(channels, out_channels, stride, attention=here, placement=placement))
                 channels = out_channels
             name = f"layer{index + 1}"
             self.add_module(name, nn.Sequential(*blocks))
@@ -151,6 +161,7 @@ def cifar_resnet(
     width: int = 1,
     attention: str | AttentionFactory | None = None,
     placement: str = "standard",
+    attention_stages: Sequence[int] | None = None,
     zero_init_residual: bool = False,
     seed: int | None = None,
 ) -> ResNet:
@@ -176,6 +187,7 @@ def cifar_resnet(
         num_classes=num_classes,
         attention=attention,
         placement=placement,
+        attention_stages=attention_stages,
         zero_init_residual=zero_init_residual,
         seed=seed,
     )

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from . import _checks
-from .attention import AttentionFactory
+from . import _checks, se_block
+from .attention import AttentionFactory, attention_layer
 from .budgets import Budget, default_device, resolve_budget
 from .checkpoints import check_checkpoint_path
 from .config import TrainConfig
+from .cost import count_parameters
 from .distributed import world
 from .models import cifar_resnet
 from .prepare import prepare_data
@@ -36,19 +38,39 @@ def build_model(
     num_classes: int,
     model: str | None = None,
     attention: str | AttentionFactory | None = None,
+    se_options: dict | None = None,
+    placement: str = "standard",
+    attention_stages: Sequence[int] | None = None,
     seed: int | None = None,
 ) -> nn.Module:
     """The budget's ResNet (or ``model``, e.g. ``"resnet20"``), with or without attention.
 
-    With ``seed``, every layer is initialised from its own generator keyed by
-    ``(seed, layer name)``: a ResNet and an SE-ResNet built with the same seed
-    start with identical weights in every layer they share.
+    ``se_options`` configures SE blocks (``reduction_ratio``, ``squeeze``,
+    ``gate``, and ``exact_reduction=True`` for exactly ``C / r`` hidden units
+    instead of the small-channel rule); ``placement`` and ``attention_stages``
+    say where they go. With ``seed``, every layer is initialised from its own
+    generator keyed by ``(seed, layer name)``: a ResNet and an SE-ResNet built
+    with the same seed start with identical weights in every layer they share.
     """
     depth = MODELS[_checks.choice("model", model, MODELS)] if model else budget.depth
+    if se_options is not None:
+        if attention != "se":
+            raise ValueError(f"se_options configure SE blocks; pass attention='se', not {attention!r}.")
+        attention = se_factory(**se_options)
     return cifar_resnet(
         depth, in_channels=in_channels, num_classes=num_classes, width=budget.width,
-        attention=attention, zero_init_residual=True, seed=seed,
+        attention=attention, placement=placement, attention_stages=attention_stages,
+        zero_init_residual=True, seed=seed,
     )  # fmt: skip
+
+
+def se_factory(
+    *, exact_reduction: bool = False, reduction_ratio: int = 16, **options: object
+) -> AttentionFactory:
+    """The SE factory for ``se_options``: ``exact_reduction`` gives ``C / r`` units, without the rule."""
+    if exact_reduction:
+        options["hidden_channels"] = se_block.exact_reduction(reduction_ratio)
+    return attention_layer("se", reduction_ratio=reduction_ratio, **options)
 
 
 def run(
@@ -57,6 +79,9 @@ def run(
     budget: str | None = None,
     model: str | None = None,
     attention: str | None = None,
+    se_options: dict | None = None,
+    placement: str = "standard",
+    attention_stages: Sequence[int] | None = None,
     seed: int = 0,
     epochs: int | None = None,
     lr: float | None = None,
@@ -86,7 +111,8 @@ def run(
     data = prepare_data(dataset, budget=chosen, device=device, seed=seed, rank=rank, world_size=world_size)
     network = build_model(
         chosen, in_channels=data.in_channels, num_classes=len(data.classes), model=model,
-        attention=attention, seed=seed,
+        attention=attention, se_options=se_options, placement=placement,
+        attention_stages=attention_stages, seed=seed,
     )  # fmt: skip
     started = time.perf_counter()
     history = fit(
@@ -97,6 +123,10 @@ def run(
         "model": model or f"resnet{chosen.depth}",
         "width": chosen.width,
         "attention": attention or "none",
+        "se_options": se_options,
+        "placement": placement,
+        "attention_stages": list(attention_stages) if attention_stages is not None else None,
+        "parameters": count_parameters(network),
         "budget": chosen.name,
         "seed": seed,
         "epochs": config.epochs,

@@ -78,6 +78,26 @@ def reduced_channels(channels: int, reduction_ratio: int) -> int:
     return channels // reduction_ratio
 
 
+def exact_reduction(reduction_ratio: int) -> Callable[[int], int]:
+    """A ``hidden_channels`` rule of exactly ``C / r`` units, for studies the small-channel rule would distort.
+
+    >>> SEBlock(64, hidden_channels=exact_reduction(16)).hidden_channels
+    4
+    """
+    reduction_ratio = _checks.positive_int("reduction_ratio", reduction_ratio)
+
+    def hidden(channels: int) -> int:
+        if channels % reduction_ratio:
+            raise ValueError(
+                f"{channels} channels cannot be reduced by exactly r={reduction_ratio} "
+                f"(C/r = {channels / reduction_ratio:g}); use an r that divides every "
+                "stage's channels, or a wider network."
+            )
+        return channels // reduction_ratio
+
+    return hidden
+
+
 class SEBlock(nn.Module):
     """Squeeze-and-Excitation channel attention.
 

@@ -1,0 +1,71 @@
+"""Every variant of every named sweep builds the model its name says, from shared initial weights."""
+
+import pytest
+import torch
+
+from se_tutorial import SEBlock, cifar_resnet
+from se_tutorial.budgets import BUDGETS
+from se_tutorial.experiments import SWEEPS
+from se_tutorial.resnet_blocks import ResidualBlock
+from se_tutorial.runs import build_model
+
+VARIANTS = [(sweep, variant) for sweep, variants in SWEEPS.items() for variant in variants]
+
+
+def build(sweep, variant, budget="full", seed=0):
+    return build_model(BUDGETS[budget], in_channels=1, num_classes=10, seed=seed, **SWEEPS[sweep][variant])
+
+
+def se_blocks(model):
+    return {name: module for name, module in model.named_modules() if isinstance(module, SEBlock)}
+
+
+@pytest.mark.parametrize(("sweep", "variant"), VARIANTS, ids=[f"{s}:{v}" for s, v in VARIANTS])
+def test_each_variant_builds_the_model_it_names(sweep, variant):
+    model = build(sweep, variant)
+    blocks = se_blocks(model)
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    if sweep == "se-vs-plain":
+        assert bool(blocks) == (variant == "se-resnet")
+    elif sweep == "reduction-ratio":
+        r = int(variant.removeprefix("r="))
+        assert blocks and all(b.hidden_channels * r == b.channels for b in blocks.values())
+    elif sweep == "squeeze":
+        assert {b.squeeze_name for b in blocks.values()} == {variant}
+    elif sweep == "gate":
+        assert {b.gate_name for b in blocks.values()} == {variant}
+    elif sweep == "placement":
+        residual = [m for m in model.modules() if isinstance(m, ResidualBlock)]
+        assert {m.placement for m in residual} == {variant} and len(blocks) == len(residual)
+    elif sweep == "stages":
+        stages = {name.split(".")[0] for name in blocks}
+        expected = {"layer1", "layer2", "layer3"} if variant == "all stages" else {f"layer{variant[6]}"}
+        assert stages == expected
+    else:  # a new sweep needs its own check here
+        pytest.fail(f"no check for sweep {sweep!r}")
+
+
+@pytest.mark.parametrize("sweep", [s for s in SWEEPS if s != "se-vs-plain"])
+def test_the_variants_of_a_sweep_share_every_common_initial_weight(sweep):
+    models = [
+        build(sweep, variant, budget="brief" if sweep != "reduction-ratio" else "full")
+        for variant in SWEEPS[sweep]
+    ]
+    reference = models[0].state_dict()
+    for model in models[1:]:
+        state = model.state_dict()
+        shared = [k for k in state if k in reference and state[k].shape == reference[k].shape]
+        assert shared and all(torch.equal(state[k], reference[k]) for k in shared if ".attention." not in k)
+
+
+def test_exact_reduction_refuses_a_ratio_the_channels_cannot_take():
+    # The brief budget's first stage has 16 channels: exactly C / 32 is not a width.
+    with pytest.raises(ValueError, match="16 channels cannot be reduced by exactly r=32"):
+        build("reduction-ratio", "r=32", budget="brief")
+
+
+def test_se_options_need_se_and_stages_must_exist():
+    with pytest.raises(ValueError, match="attention='se'"):
+        build_model(BUDGETS["brief"], in_channels=1, num_classes=10, se_options={"gate": "tanh"})
+    with pytest.raises(ValueError, match="attention_stages must name stages among"):
+        cifar_resnet(8, attention="se", attention_stages=[4])
