@@ -85,19 +85,24 @@ def run_sweep(
     budget: str | None = None,
     dataset: str = "fashion-mnist",
     progress: bool = True,
+    variants: list[str] | None = None,
 ) -> list[dict]:
-    """Run every variant of ``sweep`` for every seed; returns all rows in ``out``.
+    """Run every variant of ``sweep`` (or those named in ``variants``) for every seed.
+
+    Returns all rows in ``out``.
 
     Another sweep may append to ``out`` meanwhile: the file is re-read before
     each run, so a run that one of them finished is not repeated.
     """
-    variants = SWEEPS[_checks.choice("sweep", sweep, SWEEPS)]
+    chosen = SWEEPS[_checks.choice("sweep", sweep, SWEEPS)]
+    names = [_checks.choice(f"{sweep} variant", name, chosen) for name in variants or chosen]
     seeds = [_checks.seed("seed", seed) for seed in seeds]
     check_writable(out, "the results file")
     read_rows(out)  # a damaged file fails now, not after the first run
     budget_name = resolve_budget(budget, default_device()).name
     for seed in seeds:
-        for variant, options in variants.items():
+        for variant in names:
+            options = chosen[variant]
             key = (sweep, variant, seed, budget_name, dataset)
             if key in {_key(row) for row in read_rows(out) if "sweep" in row}:
                 continue
@@ -130,8 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_argument("--budget", choices=sorted(BUDGETS), default=None)
     cli.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     cli.add_argument("--out", type=Path, required=True, help="JSON-lines results file (appended to)")
+    cli.add_argument("--variants", nargs="+", default=None, help="run only these variants of the sweep")
     cli.add_argument("--no-progress", action="store_true")
     args = cli.parse_args(argv)
+    for name in args.variants or []:
+        if name not in SWEEPS[args.sweep]:
+            cli.error(f"{args.sweep} has no variant {name!r}; choose from {', '.join(SWEEPS[args.sweep])}.")
     try:
         check_writable(args.out, "--out")
     except SETutorialError as error:
@@ -143,7 +152,7 @@ def _sweep(args: argparse.Namespace) -> int:
     try:
         rows = run_sweep(
             args.sweep, args.seeds, args.out, budget=args.budget, dataset=args.dataset,
-            progress=not args.no_progress,
+            progress=not args.no_progress, variants=args.variants,
         )  # fmt: skip
     except KeyboardInterrupt:
         raise KeyboardInterrupt(

@@ -69,3 +69,18 @@ def test_se_options_need_se_and_stages_must_exist():
         build_model(BUDGETS["brief"], in_channels=1, num_classes=10, se_options={"gate": "tanh"})
     with pytest.raises(ValueError, match="attention_stages must name stages among"):
         cifar_resnet(8, attention="se", attention_stages=[4])
+
+
+def test_a_sweep_can_run_only_some_variants_and_records_what_it_built(tmp_path, monkeypatch):
+    from fixtures import write_fashion_mnist
+
+    from se_tutorial.experiments import run_sweep
+
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "data", train=512, test=128)))
+    rows = run_sweep(
+        "placement", [0], tmp_path / "rows.jsonl", budget="smoke", progress=False, variants=["pre"]
+    )
+    assert [(row["variant"], row["placement"], row["seed"]) for row in rows] == [("pre", "pre", 0)]
+    assert rows[0]["parameters"] == sum(p.numel() for p in build("placement", "pre", "smoke").parameters())
+    with pytest.raises(ValueError, match="unknown placement variant 'sideways'"):
+        run_sweep("placement", [0], tmp_path / "rows.jsonl", budget="smoke", variants=["sideways"])
