@@ -14,23 +14,21 @@ benchmarks/results/budget_times_<cpu|cuda>.json with provenance.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+from results_record import write_results
 from torch import nn
 
 from se_tutorial.budgets import BUDGETS, default_device
 from se_tutorial.config import TrainConfig
 from se_tutorial.data import DeviceLoader
 from se_tutorial.evaluation import evaluate
-from se_tutorial.files import atomic_write_text
 from se_tutorial.precision import autocast
 from se_tutorial.prepare import prepare_data
-from se_tutorial.provenance import provenance
 from se_tutorial.runs import build_model
 from se_tutorial.train import fit, make_optimizer
 
@@ -115,15 +113,8 @@ def main() -> None:
         print(f"{name:>5}: {rows[name]['model']}, {per_step * 1000:.1f} ms/step, "
               f"evaluation {evaluation:.1f} s, about {estimate / 60:.1f} min per model")  # fmt: skip
 
-    record = {
-        "benchmark": "budget_times (SE-ResNet, Fashion-MNIST)",
-        **provenance(device),
-        "threads": torch.get_num_threads(),
-        "budgets": rows,
-    }
     out = args.out or RESULTS / f"budget_times_{device.type if device.type == 'cuda' else 'cpu'}.json"
-    atomic_write_text(out, json.dumps(record, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(out, "budget_times (SE-ResNet, Fashion-MNIST)", device, budgets=rows)
 
 
 if __name__ == "__main__":

@@ -11,17 +11,15 @@ benchmarks/results/loader_speed.json with device, date and commit.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import torch
+from results_record import write_results
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from se_tutorial.data import NORMALIZATION, Augmentation, DeviceLoader, load_dataset
-from se_tutorial.files import atomic_write_text
-from se_tutorial.provenance import provenance
 
 
 class AugmentedImages(Dataset):
@@ -85,16 +83,12 @@ def main() -> None:
     for name, seconds in results.items():
         speedup = seconds / results["device_loader"]
         print(f"{name:<36}{seconds:8.3f} s/epoch   {speedup:6.1f}x the DeviceLoader's time")
-    record = {
-        "benchmark": f"one epoch of {count} augmented Fashion-MNIST images, batch 256",
-        **provenance(device),
-        "seconds_per_epoch": {k: round(v, 4) for k, v in results.items()},
-        "speedup_vs_best_dataloader": round(
-            min(v for k, v in results.items() if k != "device_loader") / results["device_loader"], 1
-        ),
-    }
-    atomic_write_text(args.out, json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    best_dataloader = min(v for k, v in results.items() if k != "device_loader")
+    write_results(
+        args.out, f"one epoch of {count} augmented Fashion-MNIST images, batch 256", device,
+        seconds_per_epoch={k: round(v, 4) for k, v in results.items()},
+        speedup_vs_best_dataloader=round(best_dataloader / results["device_loader"], 1),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

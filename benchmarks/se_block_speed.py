@@ -12,7 +12,6 @@ machine hit all three alike. The result is written with device, date and commit.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -22,11 +21,10 @@ import torch
 import torchvision
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_record import write_results
 from seed_se_block import SEBlock as SeedSEBlock
 
 from se_tutorial import SEBlock
-from se_tutorial.files import atomic_write_text
-from se_tutorial.provenance import provenance
 
 # (batch, channels, height, width): ResNet-20 stages on CIFAR, ResNet-50 stages on ImageNet.
 SHAPES = [(128, 16, 32, 32), (128, 64, 8, 8), (32, 256, 56, 56), (32, 1024, 14, 14), (32, 2048, 7, 7)]
@@ -102,14 +100,11 @@ def main() -> None:
             f"{shape!s:<24}{row['ms']['se_tutorial']:>16.3f}{row['ms']['seed']:>10.3f}"
             f"{row['ms']['torchvision']:>10.3f}{row['ratio_vs_seed']:>11.3f}{row['ratio_vs_torchvision']:>9.3f}"
         )
-    result = {
-        "benchmark": "SEBlock forward+backward, float32",
-        "method": f"median of {rounds} rounds x {iterations} iterations, implementations in rotating order",
-        **provenance("cpu"),
-        "rows": rows,
-    }
-    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(
+        args.out, "SEBlock forward+backward, float32", "cpu",
+        method=f"median of {rounds} rounds x {iterations} iterations, implementations in rotating order",
+        rows=rows,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

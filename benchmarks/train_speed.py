@@ -22,9 +22,8 @@ import time
 from pathlib import Path
 
 import torch
+from results_record import write_results
 
-from se_tutorial.files import atomic_write_text
-from se_tutorial.provenance import provenance
 from se_tutorial.runs import run
 
 RESULTS = Path(__file__).parent / "results"
@@ -106,17 +105,10 @@ def main() -> None:
             )
         }
     print(json.dumps(summary, indent=2))
-    record = {
-        "benchmark": f"train_speed {args.target} (budget {budget})",
-        **provenance("cuda" if torch.cuda.is_available() else "cpu"),
-        "threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "summary": summary,
-        "runs": rows,
-    }
     out = args.out or RESULTS / f"train_{args.target}{'_smoke' if args.smoke else ''}.json"
-    atomic_write_text(out, json.dumps(record, indent=2) + "\n")
-    print(f"wrote {out}")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    name = f"train_speed {args.target} (budget {budget})"
+    write_results(out, name, device, cpu_count=os.cpu_count(), summary=summary, runs=rows)
 
 
 if __name__ == "__main__":
