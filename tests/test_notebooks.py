@@ -20,8 +20,14 @@ def code_cells(notebook: dict) -> list[dict]:
     return [c for c in notebook["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
 
 
-def test_there_are_four_chapters():
-    assert [p.stem for p in NOTEBOOKS] == ["01_equations", "02_se_block", "03_se_resnet_block", "04_training"]
+def test_the_chapters_in_order():
+    assert [p.stem for p in NOTEBOOKS] == [
+        "01_equations",
+        "02_se_block",
+        "03_se_resnet_block",
+        "04_training",
+        "05_evidence",
+    ]
 
 
 def toc_files() -> list[str]:
@@ -91,7 +97,7 @@ def test_every_notebook_has_checked_outputs():
     for path in NOTEBOOKS:
         cells = code_cells(load(path))
         checked = [c for c in cells if "nbval-check-output" in c["metadata"].get("tags", [])]
-        if path.stem != "04_training":  # training results depend on the budget
+        if path.stem not in ("04_training", "05_evidence"):  # training results depend on the budget
             assert len(checked) >= 3, path.stem
 
 
