@@ -508,8 +508,11 @@ def test_cli_known_errors_are_one_line_and_unexpected_ones_keep_their_traceback(
 
 
 INTERRUPTIBLE = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
+# Python ignores Ctrl-C if it started with SIGINT ignored (as a shell's background job
+# does); install the usual handler, so the test does not depend on how it was launched.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from se_tutorial.command_line import main
 from se_tutorial.data import DeviceLoader
 
