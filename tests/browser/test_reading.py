@@ -134,12 +134,11 @@ def test_no_code_or_output_box_scrolls_sideways(book_page, name):
                 f"  code cell {box['cell']} ({clip(box['cellFirstLine'])!r}), {box['part']}: {chars} characters too wide; "
                 f"longest line ({len(box['longest'])} characters): {clip(box['longest'].strip(), 50)!r}"
             )
-    if too_wide:
-        pytest.fail(
-            f"{name}: code or output boxes scroll sideways at {DESKTOP} px, where a box holds "
-            f"{CODE_BOX_CHARS} characters:\n" + "\n".join(too_wide),
-            pytrace=False,
-        )
+    fail_if_any(
+        too_wide,
+        f"{name}: code or output boxes scroll sideways at {DESKTOP} px, where a box holds "
+        f"{CODE_BOX_CHARS} characters",
+    )
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -173,9 +172,14 @@ def test_every_figure_is_legible_at_its_shown_width(book_page, name):
                 f"{widest} px ({widest / text.dpi:.2f} in at {text.dpi:g} dpi) wide, "
                 f"{figure['naturalWidth'] / widest:.2f}× narrower"
             )
+    fail_if_any(
+        problems,
+        f"{name}: figures whose text is too small at {DESKTOP} px ({text.smallest_pt:g} pt at "
+        f"{text.dpi:g} dpi must be at least {text.legible_px:g} px on screen)",
+    )
+
+
+def fail_if_any(problems: list[str], summary: str) -> None:
+    """Fail with ``summary`` and one line per problem, if there are any."""
     if problems:
-        pytest.fail(
-            f"{name}: figures whose text is too small at {DESKTOP} px ({text.smallest_pt:g} pt at "
-            f"{text.dpi:g} dpi must be at least {text.legible_px:g} px on screen):\n" + "\n".join(problems),
-            pytrace=False,
-        )
+        pytest.fail(f"{summary}:\n" + "\n".join(problems), pytrace=False)
