@@ -4,8 +4,8 @@
 every SE block, the mean and variance of each channel's weight within each
 class. From those, :func:`class_specificity` measures how much a block's
 weights depend on the class (the spread of the class means relative to the
-spread within classes), and :func:`saturation` how many weights sit near 0 or
-1, where the paper found its last blocks.
+spread within classes), and :attr:`BlockExcitations.near_one` how many weights
+sit above 0.9, as in the block the paper found saturated.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class BlockExcitations:
     class_means: torch.Tensor  #: ``(K, C)``, mean of ``s_c`` over the images of each class
     class_variances: torch.Tensor  #: ``(K, C)``, variance within each class (population)
     counts: torch.Tensor  #: ``(K,)`` images per class
-    near_edges: float  #: fraction of all weights below 0.1 or above 0.9
+    near_one: float  #: fraction of all weights above 0.9 (the paper's saturation: close to 1)
 
 
 @torch.no_grad()
@@ -41,7 +41,7 @@ def excitation_statistics(
     model.eval()
     sums: dict[str, torch.Tensor] = {}
     squares: dict[str, torch.Tensor] = {}
-    edges: dict[str, float] = {}
+    near_one: dict[str, float] = {}
     counts = torch.zeros(num_classes, dtype=torch.float64)
     total = 0
     try:
@@ -55,7 +55,7 @@ def excitation_statistics(
                     s = s.double().cpu()  # (B, C)
                     sums[name] = sums.get(name, 0) + one_hot.T @ s  # (K, C)
                     squares[name] = squares.get(name, 0) + one_hot.T @ s.square()
-                    edges[name] = edges.get(name, 0.0) + float(((s < 0.1) | (s > 0.9)).sum())
+                    near_one[name] = near_one.get(name, 0.0) + float((s > 0.9).sum())
     finally:
         model.train(was_training)
     if total == 0:
@@ -66,7 +66,7 @@ def excitation_statistics(
         means = sums[name] / present
         variances = (squares[name] / present - means.square()).clamp(min=0)
         channels = sums[name].shape[1]
-        result[name] = BlockExcitations(means, variances, counts.clone(), edges[name] / (total * channels))
+        result[name] = BlockExcitations(means, variances, counts.clone(), near_one[name] / (total * channels))
     return result
 
 

@@ -35,8 +35,9 @@ class History:
         return self.table()
 
     def _repr_html_(self) -> str:  # Jupyter shows the table, numbers right-aligned with room between
-        cell = 'style="text-align: right; padding: 0.1em 0.8em"'
-        head = "".join(f"<th {cell}>{name}</th>" for name in COLUMNS)
+        cell = 'style="text-align: right; padding: 0.1em 0.4em"'
+        # Headers wrap at their underscores, so the table fits a narrow page.
+        head = "".join(f"<th {cell}>{name.replace('_', ' ')}</th>" for name in COLUMNS)
         body = "".join(
             "<tr>"
             + "".join(f"<td {cell}>{html.escape(_html_cell(n, row[n]))}</td>" for n in COLUMNS)

@@ -32,8 +32,8 @@ def test_statistics_equal_a_direct_computation_and_ignore_the_batch_size(tiny):
             assert stats[name].class_means[k] == pytest.approx(mine.mean(0), abs=1e-6)  # float32 convolutions
             assert stats[name].class_variances[k] == pytest.approx(mine.var(0, unbiased=False), abs=1e-6)
         assert stats[name].counts.tolist() == [14, 13, 13]
-        edges = ((s < 0.1) | (s > 0.9)).double().mean().item()
-        assert stats[name].near_edges == pytest.approx(edges)
+        near_one = (s > 0.9).double().mean().item()
+        assert stats[name].near_one == pytest.approx(near_one)
 
 
 def test_class_specificity_by_hand():
@@ -43,7 +43,7 @@ def test_class_specificity_by_hand():
         class_means=torch.tensor([[0.2], [0.6]], dtype=torch.float64),
         class_variances=torch.tensor([[0.01], [0.03]], dtype=torch.float64),
         counts=torch.tensor([5.0, 5.0], dtype=torch.float64),
-        near_edges=0.0,
+        near_one=0.0,
     )
     assert class_specificity(block) == pytest.approx(2.0)
     same = BlockExcitations(block.class_means[[0, 0]], block.class_variances, block.counts, 0.0)
