@@ -28,6 +28,18 @@ class BlockExcitations:
     counts: torch.Tensor  #: ``(K,)`` images per class
     near_one: float  #: fraction of all weights above 0.9 (the paper's saturation: close to 1)
 
+    def variance_parts(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per channel ``(C,)``: variance of the class means and mean variance within classes."""
+        weights = self.counts / self.counts.sum()  # (K,)
+        overall = weights @ self.class_means  # (C,)
+        return weights @ (self.class_means - overall).square(), weights @ self.class_variances
+
+    @property
+    def spread(self) -> float:
+        """Standard deviation of ``s_c`` over all images, averaged over channels."""
+        between, within = self.variance_parts()
+        return float((between + within).sqrt().mean())
+
 
 @torch.no_grad()
 def excitation_statistics(
@@ -78,8 +90,5 @@ def class_specificity(block: BlockExcitations) -> float:
     0 means every class gets the same weights on average; large values mean
     the class decides the weights more than the individual image does.
     """
-    weights = block.counts / block.counts.sum()  # (K,)
-    overall = weights @ block.class_means  # (C,)
-    between = weights @ (block.class_means - overall).square()  # (C,)
-    within = weights @ block.class_variances  # (C,)
+    between, within = block.variance_parts()
     return float((between / within.clamp(min=1e-12)).mean())

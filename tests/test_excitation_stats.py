@@ -57,3 +57,15 @@ def test_a_model_without_se_and_an_empty_loader_are_reported(tiny):
     empty = DeviceLoader(loader.images[:0], loader.labels[:0], batch_size=4, mean=(0.0,), std=(1.0,))
     with pytest.raises(ValueError, match="no images"):
         excitation_statistics(model, empty, 3)
+
+
+def test_spread_is_the_standard_deviation_over_all_images(tiny):
+    model, loader, raw, raw_labels = tiny
+    stats = excitation_statistics(model, loader, num_classes=3)
+    everything = DeviceLoader(raw, raw_labels, batch_size=40, mean=(0.5,), std=(0.25,))
+    images, _ = next(iter(everything))
+    with capture_excitations(model.eval()) as captured, torch.no_grad():
+        model(images)
+    for name, s in captured.items():
+        expected = s.double().std(0, unbiased=False).mean().item()
+        assert stats[name].spread == pytest.approx(expected, abs=1e-6)
