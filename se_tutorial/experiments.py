@@ -47,6 +47,13 @@ SWEEPS: dict[str, dict[str, dict]] = {
         name: {"attention": "se", "se_options": {"gate": name}}
         for name in ("sigmoid", "tanh", "relu", "hard_sigmoid")
     },
+    # Zero-init residual (gamma = 0) with a gate that is 0 at 0 (tanh, ReLU) and
+    # bias-free FC layers is a fixed point: every residual branch outputs 0 and
+    # gets 0 gradient, forever. Starting gamma at 1 compares the gates themselves.
+    "gate-no-zero-init": {
+        name: {"attention": "se", "se_options": {"gate": name}, "zero_init_residual": False}
+        for name in ("sigmoid", "tanh", "relu")
+    },
     "placement": {
         name: {"attention": "se", "placement": name} for name in ("standard", "pre", "post", "identity")
     },

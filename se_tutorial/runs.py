@@ -41,6 +41,7 @@ def build_model(
     se_options: dict | None = None,
     placement: str = "standard",
     attention_stages: Sequence[int] | None = None,
+    zero_init_residual: bool = True,
     seed: int | None = None,
 ) -> nn.Module:
     """The budget's ResNet (or ``model``, e.g. ``"resnet20"``), with or without attention.
@@ -48,7 +49,8 @@ def build_model(
     ``se_options`` configures SE blocks (``reduction_ratio``, ``squeeze``,
     ``gate``, and ``exact_reduction=True`` for exactly ``C / r`` hidden units
     instead of the small-channel rule); ``placement`` and ``attention_stages``
-    say where they go. With ``seed``, every layer is initialised from its own
+    say where they go. ``zero_init_residual`` starts every residual branch at
+    zero (its last BN's gamma = 0), so each block begins as the identity. With ``seed``, every layer is initialised from its own
     generator keyed by ``(seed, layer name)``: a ResNet and an SE-ResNet built
     with the same seed start with identical weights in every layer they share.
     """
@@ -60,7 +62,7 @@ def build_model(
     return cifar_resnet(
         depth, in_channels=in_channels, num_classes=num_classes, width=budget.width,
         attention=attention, placement=placement, attention_stages=attention_stages,
-        zero_init_residual=True, seed=seed,
+        zero_init_residual=zero_init_residual, seed=seed,
     )  # fmt: skip
 
 
@@ -82,6 +84,7 @@ def run(
     se_options: dict | None = None,
     placement: str = "standard",
     attention_stages: Sequence[int] | None = None,
+    zero_init_residual: bool = True,
     seed: int = 0,
     epochs: int | None = None,
     lr: float | None = None,
@@ -112,7 +115,7 @@ def run(
     network = build_model(
         chosen, in_channels=data.in_channels, num_classes=len(data.classes), model=model,
         attention=attention, se_options=se_options, placement=placement,
-        attention_stages=attention_stages, seed=seed,
+        attention_stages=attention_stages, zero_init_residual=zero_init_residual, seed=seed,
     )  # fmt: skip
     started = time.perf_counter()
     history = fit(
@@ -126,6 +129,7 @@ def run(
         "se_options": se_options,
         "placement": placement,
         "attention_stages": list(attention_stages) if attention_stages is not None else None,
+        "zero_init_residual": zero_init_residual,
         "parameters": count_parameters(network),
         "budget": chosen.name,
         "seed": seed,

@@ -32,8 +32,10 @@ def test_each_variant_builds_the_model_it_names(sweep, variant):
         assert blocks and all(b.hidden_channels * r == b.channels for b in blocks.values())
     elif sweep == "squeeze":
         assert {b.squeeze_name for b in blocks.values()} == {variant}
-    elif sweep == "gate":
+    elif sweep in ("gate", "gate-no-zero-init"):
         assert {b.gate_name for b in blocks.values()} == {variant}
+        gammas = [m.last_bn.weight for m in model.modules() if isinstance(m, ResidualBlock)]
+        assert all(bool((g == 0).all()) == (sweep == "gate") for g in gammas)
     elif sweep == "placement":
         residual = [m for m in model.modules() if isinstance(m, ResidualBlock)]
         assert {m.placement for m in residual} == {variant} and len(blocks) == len(residual)
@@ -56,6 +58,27 @@ def test_the_variants_of_a_sweep_share_every_common_initial_weight(sweep):
         state = model.state_dict()
         shared = [k for k in state if k in reference and state[k].shape == reference[k].shape]
         assert shared and all(torch.equal(state[k], reference[k]) for k in shared if ".attention." not in k)
+
+
+def residual_branch_gradient(model) -> float:
+    """Largest |gradient| of any residual-branch weight (shortcuts excluded) after one loss."""
+    x = torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    torch.nn.functional.cross_entropy(model(x), torch.arange(8)).backward()
+    return max(
+        p.grad.abs().max().item()
+        for name, p in model.named_parameters()
+        if name.startswith("layer") and ".shortcut." not in name
+    )
+
+
+@pytest.mark.parametrize("gate", ["sigmoid", "tanh", "relu", "hard_sigmoid"])
+def test_zero_init_with_a_gate_that_is_zero_at_zero_never_trains_its_branches(gate):
+    # gamma = beta = 0 makes the branch 0, so the squeeze is 0, the bias-free FCs
+    # give 0, and a gate with g(0) = 0 scales by 0: no gradient reaches the branch.
+    stuck = gate in ("tanh", "relu")
+    assert (residual_branch_gradient(build("gate", gate, budget="brief")) == 0) == stuck
+    if stuck:
+        assert residual_branch_gradient(build("gate-no-zero-init", gate, budget="brief")) > 0
 
 
 def test_exact_reduction_refuses_a_ratio_the_channels_cannot_take():
