@@ -13,7 +13,6 @@ import gzip
 import hashlib
 import os
 import socket
-import urllib.request
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import torchvision
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from . import _checks
+from .download import FetchError, fetch
 from .errors import SETutorialError
 from .files import OutputPathError, atomic_write, check_writable
 
@@ -223,17 +223,9 @@ def _download_fashion_mnist(root: Path) -> None:
         for mirror in FASHION_MNIST_MIRRORS:
             url = mirror + target.name
             try:
-                with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
-                    payload = response.read()
-            except OSError as error:  # URLError and TimeoutError (a stall) are OSErrors
-                reason = getattr(error, "reason", error)
-                stalled = isinstance(reason, TimeoutError) or "timed out" in str(reason)
-                failures.append(
-                    f"{url} sent nothing for {DOWNLOAD_TIMEOUT:g} s and timed out (check the network and "
-                    "any proxy, e.g. $https_proxy)"
-                    if stalled
-                    else f"{url}: {reason}"
-                )
+                payload = fetch(url, DOWNLOAD_TIMEOUT)
+            except FetchError as error:
+                failures.append(str(error))
                 continue
             if hashlib.md5(payload).hexdigest() != expected:
                 failures.append(f"{url} delivered a damaged file (MD5 mismatch)")
