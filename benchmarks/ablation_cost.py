@@ -1,0 +1,90 @@
+"""What every variant of the ablation studies costs: parameters, FLOPs and training-step time.
+
+    python benchmarks/ablation_cost.py            # brief-budget models, this device
+    python benchmarks/ablation_cost.py --smoke    # the logic in seconds
+
+Each variant of the sweeps in ``se_tutorial.ablations.STUDIES`` (and the plain
+ResNet) is built as the sweep builds it. Step times are taken round-robin: in
+every round each model trains ``--steps`` steps on the same real batches, so
+a slow spell of a shared machine hits all of them alike; each model's time is
+the median over rounds of its median step, and is reported as a ratio to
+standard SE. Results go to benchmarks/results/ablation_cost_<cpu|cuda>.json
+with provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+import torch
+from budget_times import step_seconds
+from results_record import write_results
+
+from se_tutorial.ablations import STANDARD_SE, STUDIES, own_variants
+from se_tutorial.budgets import BUDGETS, default_device
+from se_tutorial.cost import count_flops, count_parameters
+from se_tutorial.experiments import SWEEPS
+from se_tutorial.prepare import prepare_data
+from se_tutorial.runs import build_model
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> None:
+    cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli.add_argument("--rounds", type=int, default=5)
+    cli.add_argument("--steps", type=int, default=10, help="timed steps per model and round")
+    cli.add_argument("--smoke", action="store_true", help="smoke budget, one round of one step")
+    cli.add_argument("--out", type=Path, default=None)
+    args = cli.parse_args()
+    rounds, steps = (1, 1) if args.smoke else (args.rounds, args.steps)
+    budget = BUDGETS["smoke" if args.smoke else "brief"]
+    device = default_device()
+    data = prepare_data("fashion-mnist", budget=budget, device=device, seed=0)
+
+    # The plain ResNet, then every variant that builds its own model (standard SE's aliases share it).
+    configurations = {"se-vs-plain:resnet": SWEEPS["se-vs-plain"]["resnet"]}
+    for sweep in STUDIES:
+        for variant in own_variants(sweep):
+            configurations[f"{sweep}:{variant}"] = SWEEPS[sweep][variant]
+    models, skipped = {}, {}
+    for name, options in configurations.items():
+        try:
+            models[name] = build_model(budget, in_channels=1, num_classes=10, seed=0, **options)
+        except ValueError as error:  # e.g. exactly C/32 units of a 16-channel stage
+            skipped[name] = str(error)
+            print(f"{name}: not built ({error})")
+    for model in models.values():
+        model.to(device, memory_format=torch.channels_last)
+
+    medians: dict[str, list[float]] = {name: [] for name in models}
+    for round_ in range(rounds):
+        for name, model in models.items():
+            medians[name].append(statistics.median(step_seconds(model, data.train, steps)))
+        print(f"round {round_ + 1}/{rounds} done")
+
+    standard = statistics.median(medians[":".join(STANDARD_SE)])
+    rows = {}
+    for name, model in models.items():
+        seconds = statistics.median(medians[name])
+        rows[name] = {
+            "parameters": count_parameters(model),
+            "flops": count_flops(model, (1, 1, 28, 28)),
+            "seconds_per_step": round(seconds, 5),
+            "time_vs_standard_se": round(seconds / standard, 3),
+        }
+        print(f"{name:<34}{rows[name]['parameters']:>9,}{rows[name]['flops'] / 1e6:>9.2f} MFLOPs"
+              f"{seconds * 1000:>9.1f} ms{rows[name]['time_vs_standard_se']:>7.2f}x")  # fmt: skip
+
+    out = args.out or RESULTS / f"ablation_cost_{'cuda' if device.type == 'cuda' else 'cpu'}.json"
+    write_results(
+        out, "ablation_cost (step time per ablation variant)", device,
+        budget=budget.name, batch_size=budget.batch_size, rounds=rounds, steps_per_round=steps,
+        variants=rows, not_built=skipped,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
