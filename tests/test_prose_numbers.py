@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from se_tutorial import count_parameters, resnet50, se_resnet50
 from se_tutorial.config import TrainConfig
@@ -61,6 +62,7 @@ CHECKED = {
     ("05_evidence", "3.9"): lambda: round(
         (t_quantile(0.975, 2) / 3**0.5) / (t_quantile(0.975, 11) / 12**0.5), 1
     ),
+    ("06_ablations", "0.5"): lambda: torch.sigmoid(torch.tensor(0.0)).item(),
     ("04_training", "0.9"): lambda: _train_config_default("momentum"),
     ("04_training", "0.1"): lambda: _train_config_default("label_smoothing"),
     ("04_training", "0.91"): lambda: round(1 - 0.1 + 0.1 / 10, 2),
