@@ -98,7 +98,8 @@ def test_every_notebook_has_checked_outputs():
     for path in NOTEBOOKS:
         cells = code_cells(load(path))
         checked = [c for c in cells if "nbval-check-output" in c["metadata"].get("tags", [])]
-        if path.stem not in ("04_training", "05_evidence", "06_ablations"):  # training results depend on the budget
+        # Training results depend on the budget.
+        if path.stem not in ("04_training", "05_evidence", "06_ablations"):
             assert len(checked) >= 3, path.stem
 
 

@@ -64,5 +64,5 @@ def test_raw_url_accepts_the_usual_spellings_of_a_github_address(repository):
 
 
 def test_raw_url_refuses_an_address_that_is_not_github():
-    with pytest.raises(ValueError, match="not a GitHub address .* clone the repository"):
+    with pytest.raises(ValueError, match=r"not a GitHub address .* clone the repository"):
         raw_url("https://gitlab.com/a/b", "x.json")
