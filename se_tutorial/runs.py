@@ -50,9 +50,10 @@ def build_model(
     ``gate``, and ``exact_reduction=True`` for exactly ``C / r`` hidden units
     instead of the small-channel rule); ``placement`` and ``attention_stages``
     say where they go. ``zero_init_residual`` starts every residual branch at
-    zero (its last BN's gamma = 0), so each block begins as the identity. With ``seed``, every layer is initialised from its own
-    generator keyed by ``(seed, layer name)``: a ResNet and an SE-ResNet built
-    with the same seed start with identical weights in every layer they share.
+    zero (its last BN's gamma = 0), so each block begins as the identity.
+    With ``seed``, every layer is initialised from its own generator keyed by
+    ``(seed, layer name)``: a ResNet and an SE-ResNet built with the same seed
+    start with identical weights in every layer they share.
     """
     depth = MODELS[_checks.choice("model", model, MODELS)] if model else budget.depth
     if se_options is not None:

@@ -18,13 +18,19 @@ def tiny():
     return model, loader, images, labels
 
 
-def test_statistics_equal_a_direct_computation_and_ignore_the_batch_size(tiny):
-    model, loader, raw, raw_labels = tiny
-    stats = excitation_statistics(model, loader, num_classes=3)
-    everything = DeviceLoader(raw, raw_labels, batch_size=40, mean=(0.5,), std=(0.25,))
+def excitations_in_one_batch(model, raw, raw_labels):
+    """Every image's excitations, captured in one batch: ``({block: (N, C)}, labels)``."""
+    everything = DeviceLoader(raw, raw_labels, batch_size=len(raw), mean=(0.5,), std=(0.25,))
     images, labels = next(iter(everything))
     with capture_excitations(model.eval()) as captured, torch.no_grad():
         model(images)
+    return captured, labels
+
+
+def test_statistics_equal_a_direct_computation_and_ignore_the_batch_size(tiny):
+    model, loader, raw, raw_labels = tiny
+    stats = excitation_statistics(model, loader, num_classes=3)
+    captured, labels = excitations_in_one_batch(model, raw, raw_labels)
     assert set(stats) == set(captured) == {"layer1.0.attention", "layer2.0.attention", "layer3.0.attention"}
     for name, s in captured.items():
         for k in range(3):
@@ -62,10 +68,7 @@ def test_a_model_without_se_and_an_empty_loader_are_reported(tiny):
 def test_spread_is_the_standard_deviation_over_all_images(tiny):
     model, loader, raw, raw_labels = tiny
     stats = excitation_statistics(model, loader, num_classes=3)
-    everything = DeviceLoader(raw, raw_labels, batch_size=40, mean=(0.5,), std=(0.25,))
-    images, _ = next(iter(everything))
-    with capture_excitations(model.eval()) as captured, torch.no_grad():
-        model(images)
+    captured, _ = excitations_in_one_batch(model, raw, raw_labels)
     for name, s in captured.items():
         expected = s.double().std(0, unbiased=False).mean().item()
         assert stats[name].spread == pytest.approx(expected, abs=1e-6)
