@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test lint unit nbval browser notebooks sync-url benchmarks clean
+.PHONY: book test lint unit slow nbval browser notebooks sync-url benchmarks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,16 +18,21 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## Every check: lint, unit tests and doctests, the notebooks under nbval, the built book in a browser.
-test: lint unit nbval browser
+## Every check: lint, fast and slow tests and doctests, the notebooks under nbval, the built book in a browser.
+test: lint unit slow nbval browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python book/scripts/sync_repository_url.py --check
 
+## The fast tests and doctests (a minute on two cores): everything but subprocesses, fits and benchmarks.
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests se_tutorial --ignore=tests/browser
+	$(BIN)/python -m pytest tests se_tutorial --ignore=tests/browser -m "not slow"
+
+## The slow ones: command lines in subprocesses, training fits, benchmark smoke modes.
+slow: $(STAMP)
+	$(BIN)/python -m pytest tests --ignore=tests/browser -m slow
 
 ## Run every notebook in a fresh kernel on the smoke budget; outputs marked
 ## NBVAL_CHECK_OUTPUT must match the stored ones.

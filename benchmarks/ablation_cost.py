@@ -22,12 +22,10 @@ import torch
 from budget_times import step_seconds
 from results_record import write_results
 
-from se_tutorial.ablations import STANDARD_SE, STUDIES, own_variants
-from se_tutorial.budgets import BUDGETS, default_device
-from se_tutorial.cost import count_flops, count_parameters
-from se_tutorial.experiments import SWEEPS
-from se_tutorial.prepare import prepare_data
-from se_tutorial.runs import build_model
+from se_tutorial import count_flops, count_parameters
+from se_tutorial.studies import STUDIES, SWEEPS
+from se_tutorial.studies.ablations import STANDARD_SE, own_variants
+from se_tutorial.training import BUDGETS, default_device, prepare_data
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -45,14 +43,14 @@ def main() -> None:
     data = prepare_data("fashion-mnist", budget=budget, device=device, seed=0)
 
     # The plain ResNet, then every variant that builds its own model (standard SE's aliases share it).
-    configurations = {"se-vs-plain:resnet": SWEEPS["se-vs-plain"]["resnet"]}
+    configurations = {"se-vs-plain:resnet": SWEEPS["se-vs-plain"].fields("resnet")}
     for sweep in STUDIES:
         for variant in own_variants(sweep):
-            configurations[f"{sweep}:{variant}"] = SWEEPS[sweep][variant]
+            configurations[f"{sweep}:{variant}"] = SWEEPS[sweep].fields(variant)
     models, skipped = {}, {}
     for name, options in configurations.items():
         try:
-            models[name] = build_model(budget, in_channels=1, num_classes=10, seed=0, **options)
+            models[name] = budget.model(**options, seed=0).build(in_channels=1, num_classes=10)
         except ValueError as error:  # e.g. exactly C/32 units of a 16-channel stage
             skipped[name] = str(error)
             print(f"{name}: not built ({error})")

@@ -23,14 +23,17 @@ import torch
 from results_record import write_results
 from torch import nn
 
-from se_tutorial.budgets import BUDGETS, default_device
-from se_tutorial.config import TrainConfig
 from se_tutorial.data import DeviceLoader
-from se_tutorial.evaluation import evaluate
-from se_tutorial.precision import autocast
-from se_tutorial.prepare import prepare_data
-from se_tutorial.runs import build_model
-from se_tutorial.train import fit, make_optimizer
+from se_tutorial.training import (
+    BUDGETS,
+    TrainConfig,
+    choose_precision,
+    default_device,
+    evaluate,
+    fit,
+    make_optimizer,
+    prepare_data,
+)
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -43,6 +46,7 @@ def synchronize(device: torch.device) -> None:
 def step_seconds(model: nn.Module, loader: DeviceLoader, steps: int) -> list[float]:
     """Wall time of ``steps`` training steps, each after two untimed warm-up steps."""
     device = torch.device(loader.device)
+    precision = choose_precision(device)
     config = TrainConfig(epochs=1, lr=0.1)
     optimizer, _ = make_optimizer(model, config, max(len(loader), 3))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
@@ -53,7 +57,7 @@ def step_seconds(model: nn.Module, loader: DeviceLoader, steps: int) -> list[flo
         images, labels = next(batches)
         synchronize(device)
         start = time.perf_counter()
-        with autocast(device):
+        with precision.autocast():
             loss = loss_fn(model(images.contiguous(memory_format=torch.channels_last)).float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -77,7 +81,7 @@ def main() -> None:
     for name in args.budgets:
         budget = BUDGETS[name]
         data = prepare_data("fashion-mnist", budget=budget, device=device, seed=0)
-        model = build_model(budget, in_channels=1, num_classes=10, attention="se", seed=0)
+        model = budget.model(attention="se", seed=0).build(in_channels=1, num_classes=10)
         if name not in sampled:
             history = fit(model, data, budget=budget, seed=0, progress=False)
             rows[name] = {

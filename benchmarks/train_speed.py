@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from results_record import write_results
 
-from se_tutorial.runs import run
+from se_tutorial.studies import run
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -49,9 +49,9 @@ def best_within(history: list[dict], seconds: float) -> float:
     return best
 
 
-def timed_run(**options) -> dict:
+def timed_run(attention: str | None, **options) -> dict:
     start = time.perf_counter()
-    row = run(progress=False, **options)
+    row = run({"attention": attention}, progress=False, **options)
     row["total_wall_seconds"] = round(time.perf_counter() - start, 2)  # includes loading the data
     return row
 
@@ -86,14 +86,14 @@ def main() -> None:
             row["best_within_120s"] = best_within(row["history"], 120)
             rows.append(row)
             print(
-                f"{row['attention']:>5} seed {seed}: final {row['test_accuracy']:.4f}, "
+                f"{row['attention'] or 'none':>5} seed {seed}: final {row['test_accuracy']:.4f}, "
                 f"best {row['best_test_accuracy']:.4f}, wall {row['total_wall_seconds']:.1f} s, "
                 f"to 90% {row['seconds_to_90']} s, to 94% {row['seconds_to_94']} s"
             )
 
     summary = {}
     for attention in variants:
-        mine = [r for r in rows if r["attention"] == (attention or "none")]
+        mine = [r for r in rows if r["attention"] == attention]
         summary[attention or "none"] = {
             key: summarize(mine, key)
             for key in (

@@ -1,69 +1,20 @@
-"""se_tutorial: Squeeze-and-Excitation blocks and the ResNets of the book.
+"""se_tutorial: Squeeze-and-Excitation blocks, the ResNets of the book, and their training engine.
 
-The package is small on purpose; each module holds one idea:
+The package follows the flow of data; each layer imports only the ones above it in this list:
 
-* :mod:`se_tutorial.se_block` - ``SEBlock``, ``reduced_channels``, ``capture_excitations``
-* :mod:`se_tutorial.attention` - names -> attention-module factories
-* :mod:`se_tutorial.resnet_blocks` - basic and bottleneck residual blocks, with SE placement
-* :mod:`se_tutorial.models` - CIFAR-style ResNets and ResNet-50 / SE-ResNet-50
-* :mod:`se_tutorial.fused_se` - the same SE blocks in fewer passes over memory (Triton), ``fuse_se``
-* :mod:`se_tutorial.cost` - parameters, FLOPs and the paper's closed-form SE cost
-* :mod:`se_tutorial.diagram` - data-flow diagrams traced from a block
-* :mod:`se_tutorial.data` - Fashion-MNIST and CIFAR-10 as tensors, the on-device loader
-* :mod:`se_tutorial.budgets` - smoke / brief / full training budgets
-* :mod:`se_tutorial.prepare` - the budget's data on the device, in loaders
-* :mod:`se_tutorial.config`, :mod:`se_tutorial.train` - hyperparameters and the loop, ``fit``
-* :mod:`se_tutorial.evaluation`, :mod:`se_tutorial.checkpoints` - metrics, safe checkpoints
-* :mod:`se_tutorial.runs`, :mod:`se_tutorial.command_line` - one run as a results row; ``python -m se_tutorial.train``
-* :mod:`se_tutorial.distributed`, :mod:`se_tutorial.precision` - torchrun helpers; autocast dtype
-* :mod:`se_tutorial.experiments` - named sweeps over seeds
-* :mod:`se_tutorial.errors`, :mod:`se_tutorial.files` - the known errors and how command lines report
-  them; atomic writes, shared appends and output paths checked before a run
+* :mod:`se_tutorial.utils` - argument checks, known errors, safe files, fetching, provenance
+* :mod:`se_tutorial.nn` - ``SEBlock``, the attention registry, residual blocks, ``ModelSpec``,
+  ResNets, costs, and the fused (Triton) SE path
+* :mod:`se_tutorial.data` - Fashion-MNIST and CIFAR-10 as tensors; batches made on the device
+* :mod:`se_tutorial.training` - budgets, ``fit``, precision, evaluation, checkpoints, history
+* :mod:`se_tutorial.studies` - runs as results rows, sweeps, statistics, the paper's ablations
+* :mod:`se_tutorial.book` - what only the book needs: figures, stored results, shipped weights
+* :mod:`se_tutorial.cli` - ``python -m se_tutorial train ...`` and ``python -m se_tutorial sweep ...``
+
+The names below are the ones a network needs (``from se_tutorial import SEBlock``).
 """
 
-from .attention import ATTENTION_LAYERS, attention_layer
-from .cost import count_flops, count_parameters, layer_table, se_block_cost, se_extra_parameters
-from .models import (
-    ResNet,
-    cifar_resnet,
-    from_timm_state_dict,
-    from_torchvision_state_dict,
-    resnet50,
-    se_resnet50,
-)
-from .resnet_blocks import (
-    PLACEMENTS,
-    BasicResNetBlock,
-    BottleneckBlock,
-    SEBottleneckBlock,
-    SEResNetBlock,
-)
-from .se_block import GATES, SQUEEZES, SEBlock, capture_excitations, reduced_channels
+from .nn import *  # noqa: F403 - the names a network needs; se_tutorial.nn lists them
+from .nn import __all__ as __all__
 
 __version__ = "0.1.0"
-
-__all__ = [
-    "ATTENTION_LAYERS",
-    "GATES",
-    "PLACEMENTS",
-    "SQUEEZES",
-    "BasicResNetBlock",
-    "BottleneckBlock",
-    "ResNet",
-    "SEBlock",
-    "SEBottleneckBlock",
-    "SEResNetBlock",
-    "attention_layer",
-    "capture_excitations",
-    "cifar_resnet",
-    "count_flops",
-    "count_parameters",
-    "from_timm_state_dict",
-    "from_torchvision_state_dict",
-    "layer_table",
-    "reduced_channels",
-    "resnet50",
-    "se_block_cost",
-    "se_extra_parameters",
-    "se_resnet50",
-]

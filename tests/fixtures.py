@@ -1,4 +1,4 @@
-"""Tiny datasets written in the real file formats, so tests never need the network."""
+"""Tiny datasets written in the real file formats (so tests never need the network), and tiny models."""
 
 from __future__ import annotations
 
@@ -6,11 +6,30 @@ import gzip
 import hashlib
 import pickle
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
-from se_tutorial.data import FASHION_MNIST_FILES
+from se_tutorial.data.fashion_mnist import FASHION_MNIST_FILES
+from se_tutorial.training import BUDGETS, Budget
+
+#: The smoke budget with smaller batches: 8 steps an epoch on 512 images.
+TINY: Budget = replace(BUDGETS["smoke"], batch_size=64)
+
+
+def tiny_model(attention: str | None = "se", width: int = 1) -> nn.Module:
+    """TINY's network, initialised from the global generator after ``torch.manual_seed(0)``."""
+    torch.manual_seed(0)
+    return replace(TINY, width=width).model(attention=attention).build(in_channels=1, num_classes=10)
+
+
+def linear_model() -> nn.Module:
+    """The smallest classifier of 28x28 images, for tests of the loop around any model."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from se_tutorial import count_parameters, resnet50, se_resnet50
-from se_tutorial.config import TrainConfig
-from se_tutorial.statistics import t_quantile
+from se_tutorial.studies import t_quantile
+from se_tutorial.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from se_tutorial.files import atomic_write_text
+from se_tutorial.utils.files import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from se_tutorial.files import atomic_write_text
+from se_tutorial.utils.files import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 LINE = re.compile(r'^REPOSITORY = "[^"]*"', re.MULTILINE)

@@ -16,12 +16,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from se_tutorial.budgets import resolve_budget
-from se_tutorial.prepare import prepare_data
-from se_tutorial.pretrained import PRETRAINED_DIR, save_pretrained
-from se_tutorial.provenance import provenance
-from se_tutorial.runs import build_model
-from se_tutorial.train import fit
+from se_tutorial.book.pretrained import PRETRAINED_DIR, save_pretrained
+from se_tutorial.studies.runs import provenance
+from se_tutorial.training import fit, prepare_data, resolve_budget
 
 
 def main() -> int:
@@ -34,13 +31,13 @@ def main() -> int:
     origin = provenance(device)  # the code imported now is the code that trains
     budget = resolve_budget(args.budget, device)
     data = prepare_data("fashion-mnist", budget=budget, device=device, seed=args.seed)
-    model = build_model(budget, in_channels=1, num_classes=10, attention="se", seed=args.seed)
+    spec = budget.model(attention="se", seed=args.seed)
+    model = spec.build(in_channels=1, num_classes=10)
     history = fit(model, data, budget=budget, seed=args.seed)
     name = f"se_resnet{budget.depth}_fashion_mnist"
     card = {
         "name": name,
-        "build": {"depth": budget.depth, "in_channels": 1, "num_classes": 10, "width": budget.width,
-                  "attention": "se"},
+        "build": {**spec.to_row(), "in_channels": 1, "num_classes": 10},
         "dataset": "fashion-mnist",
         "budget": budget.name,
         "seed": args.seed,

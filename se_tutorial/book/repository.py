@@ -1,0 +1,64 @@
+"""Files that the book's repository stores (results of long runs), found locally or fetched.
+
+A chapter opened from a clone of the repository finds ``book/results/...`` in
+the clone. In Colab only the package is installed, so :func:`repository_file`
+fetches the file from the repository that the chapter's set-up cell names
+(``REPOSITORY``) into the cache folder.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..utils.errors import SETutorialError
+from ..utils.fetch import DOWNLOAD_TIMEOUT, FetchError, fetch
+from ..utils.files import atomic_write, cache_dir
+
+
+class RepositoryFileError(SETutorialError, FileNotFoundError):
+    """A file of the book's repository is neither here nor fetchable."""
+
+
+def raw_url(repository: str, path: str, ref: str = "main") -> str:
+    """Where GitHub serves ``path`` of ``repository`` at ``ref`` as a plain file.
+
+    >>> raw_url("https://github.com/se-tutorial/se-tutorial", "book/results/a.jsonl")
+    'https://raw.githubusercontent.com/se-tutorial/se-tutorial/main/book/results/a.jsonl'
+    """
+    match = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", repository)
+    if not match:
+        raise ValueError(
+            f"{repository!r} is not a GitHub address (https://github.com/OWNER/NAME), so its files "
+            "cannot be fetched; clone the repository and open the notebook from its notebooks/ folder."
+        )
+    return f"https://raw.githubusercontent.com/{match[1]}/{match[2]}/{ref}/{path}"
+
+
+def clone_root(start: Path | None = None) -> Path | None:
+    """The clone of the book's repository that ``start`` (default: here) is in, if any."""
+    start = (start or Path.cwd()).resolve()
+    return next((folder for folder in (start, *start.parents) if (folder / "_toc.yml").is_file()), None)
+
+
+def repository_file(path: str, repository: str, *, ref: str = "main") -> Path:
+    """The local copy of the repository's ``path`` (e.g. ``"book/results/x.jsonl"``).
+
+    Inside a clone, the clone's file (an error if the clone lacks it). Outside
+    one, the file is fetched from ``repository`` at ``ref`` into the cache.
+    """
+    root = clone_root()
+    if root is not None:
+        if not (root / path).is_file():
+            raise RepositoryFileError(f"{path} is not in this clone ({root}).")
+        return root / path
+    url = raw_url(repository, path, ref)
+    try:
+        payload = fetch(url, DOWNLOAD_TIMEOUT)
+    except FetchError as error:
+        raise RepositoryFileError(
+            f"{path} is needed from the book's repository, but fetching it failed ({error}). "
+            f"Clone {repository} and open the notebook from its notebooks/ folder."
+        ) from None
+    target = cache_dir() / "repository" / ref / path
+    return atomic_write(target, lambda file: file.write(payload))

@@ -1,0 +1,40 @@
+"""Studies: runs as results rows, sweeps over seeds, and what the rows say.
+
+* :mod:`.runs` - one training run, from a model specification to a results row
+* :mod:`.results` - reading results files (one JSON row per run)
+* :mod:`.sweeps` - named sweeps: a baseline network and its variants, over seeds
+* :mod:`.stats` - means, spreads, paired differences and their tests (``scipy.stats``)
+* :mod:`.ablations` - the SENet paper's Tables 10-14 beside the sweeps that re-measure them
+* :mod:`.excitations` - what SE blocks learn: their weights per class
+"""
+
+from .ablations import STUDIES, Study, compare, pairs_in_paper_order, why_not_buildable
+from .excitations import BlockExcitations, class_specificity, excitation_statistics
+from .results import ResultsFileError, read_rows
+from .runs import resolve_model, run
+from .stats import PairedDifference, Summary, paired_difference, sign_test, summarize, t_quantile
+from .sweeps import SWEEPS, Sweep, run_sweep
+
+__all__ = [
+    "STUDIES",
+    "SWEEPS",
+    "BlockExcitations",
+    "PairedDifference",
+    "ResultsFileError",
+    "Study",
+    "Summary",
+    "Sweep",
+    "class_specificity",
+    "compare",
+    "excitation_statistics",
+    "paired_difference",
+    "pairs_in_paper_order",
+    "read_rows",
+    "resolve_model",
+    "run",
+    "run_sweep",
+    "sign_test",
+    "summarize",
+    "t_quantile",
+    "why_not_buildable",
+]

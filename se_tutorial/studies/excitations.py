@@ -1,0 +1,94 @@
+"""What SE blocks learn: their excitations per class, as in the SENet paper's Fig. 6.
+
+:func:`excitation_statistics` runs a model over a loader once and returns, for
+every SE block, the mean and variance of each channel's weight within each
+class. From those, :func:`class_specificity` measures how much a block's
+weights depend on the class (the spread of the class means relative to the
+spread within classes), and :attr:`BlockExcitations.near_one` how many weights
+sit above 0.9, as in the block the paper found saturated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..data import DeviceLoader
+from ..nn.se_block import capture_excitations
+
+
+@dataclass
+class BlockExcitations:
+    """Per-class statistics of one SE block's weights ``s``: ``K`` classes, ``C`` channels."""
+
+    class_means: torch.Tensor  #: ``(K, C)``, mean of ``s_c`` over the images of each class
+    class_variances: torch.Tensor  #: ``(K, C)``, variance within each class (population)
+    counts: torch.Tensor  #: ``(K,)`` images per class
+    near_one: float  #: fraction of all weights above 0.9 (the paper's saturation: close to 1)
+
+    def variance_parts(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per channel ``(C,)``: variance of the class means and mean variance within classes."""
+        weights = self.counts / self.counts.sum()  # (K,)
+        overall = weights @ self.class_means  # (C,)
+        return weights @ (self.class_means - overall).square(), weights @ self.class_variances
+
+    @property
+    def spread(self) -> float:
+        """Standard deviation of ``s_c`` over all images, averaged over channels."""
+        between, within = self.variance_parts()
+        return float((between + within).sqrt().mean())
+
+
+@torch.no_grad()
+def excitation_statistics(
+    model: nn.Module, loader: DeviceLoader, num_classes: int
+) -> dict[str, BlockExcitations]:
+    """Class-wise mean and variance of every SE block's excitations over ``loader``.
+
+    Accumulates sums in float64, so the result does not depend on the batch size.
+    """
+    was_training = model.training
+    model.eval()
+    sums: dict[str, torch.Tensor] = {}
+    squares: dict[str, torch.Tensor] = {}
+    near_one: dict[str, float] = {}
+    counts = torch.zeros(num_classes, dtype=torch.float64)
+    total = 0
+    try:
+        with capture_excitations(model) as captured:
+            for images, labels in loader:
+                model(images)
+                one_hot = nn.functional.one_hot(labels.cpu(), num_classes).double()  # (B, K)
+                counts += one_hot.sum(0)
+                total += len(labels)
+                for name, s in captured.items():
+                    s = s.double().cpu()  # (B, C)
+                    sums[name] = sums.get(name, 0) + one_hot.T @ s  # (K, C)
+                    squares[name] = squares.get(name, 0) + one_hot.T @ s.square()
+                    near_one[name] = near_one.get(name, 0.0) + float((s > 0.9).sum())
+    finally:
+        model.train(was_training)
+    if total == 0:
+        raise ValueError("the loader yielded no images; pass a loader with test data.")
+    result = {}
+    for name in sums:
+        present = counts.clamp(min=1)[:, None]
+        means = sums[name] / present
+        variances = (squares[name] / present - means.square()).clamp(min=0)
+        channels = sums[name].shape[1]
+        result[name] = BlockExcitations(means, variances, counts.clone(), near_one[name] / (total * channels))
+    return result
+
+
+def class_specificity(block: BlockExcitations) -> float:
+    """How much a block's weights depend on the class: between-class over within-class variance.
+
+    Per channel, the variance of the class means (weighted by class size)
+    divided by the mean variance within classes, averaged over channels.
+    0 means every class gets the same weights on average; large values mean
+    the class decides the weights more than the individual image does.
+    """
+    between, within = block.variance_parts()
+    return float((between / within.clamp(min=1e-12)).mean())

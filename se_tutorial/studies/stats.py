@@ -1,0 +1,114 @@
+"""Statistics for comparing training runs over seeds: mean, spread, paired differences.
+
+Two models trained with the same seed share their initial weights (in every
+layer they have in common) and their batches, so their results are *paired*:
+the difference within a seed removes the part of the noise both runs share.
+:func:`paired_difference` gives that difference's mean with a Student-t
+confidence interval and the paired t test's p-value; :func:`sign_test` asks
+only how many seeds went each way. The distributions come from
+``scipy.stats``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scipy import stats
+
+
+def t_quantile(probability: float, df: int) -> float:
+    """The ``probability`` quantile of Student's t with ``df`` degrees of freedom.
+
+    >>> round(t_quantile(0.975, 2), 3), round(t_quantile(0.975, 4), 3)
+    (4.303, 2.776)
+    """
+    if not 0.5 <= probability < 1:
+        raise ValueError(f"probability must be in [0.5, 1), got {probability}.")
+    if df < 1:
+        raise ValueError(f"a t distribution needs at least 1 degree of freedom, got {df}.")
+    return float(stats.t.ppf(probability, df))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and sample standard deviation of ``n`` values (``std`` is NaN for one value)."""
+
+    mean: float
+    std: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:.4f} +- {self.std:.4f} (n={self.n})"
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    """Mean, standard deviation and count of ``values``."""
+    if not values:
+        raise ValueError("no values to summarize; run at least one seed.")
+    spread = statistics.stdev(values) if len(values) > 1 else math.nan
+    return Summary(statistics.fmean(values), spread, len(values))
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """``b - a`` over ``n`` paired runs: the mean, its confidence interval, the t test's p-value.
+
+    ``higher`` and ``lower`` count the pairs in which ``b`` came out above and
+    below ``a`` (ties count in neither).
+    """
+
+    mean: float
+    low: float
+    high: float
+    confidence: float
+    n: int
+    p_value: float
+    higher: int
+    lower: int
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Whether the interval lies entirely on one side of zero."""
+        return self.low > 0 or self.high < 0
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> PairedDifference:
+    """Mean of ``b[i] - a[i]`` with a Student-t confidence interval (needs two or more pairs).
+
+    >>> d = paired_difference([0.90, 0.91, 0.92], [0.91, 0.93, 0.93])
+    >>> round(d.mean, 4), round(d.low, 4), round(d.high, 4), round(d.p_value, 3), d.higher
+    (0.0133, -0.001, 0.0277, 0.057, 3)
+    """
+    if len(a) != len(b):
+        raise ValueError(f"paired results need equal counts, got {len(a)} and {len(b)}.")
+    if len(a) < 2:
+        raise ValueError("a confidence interval needs at least two paired runs (seeds).")
+    differences = [y - x for x, y in zip(a, b, strict=True)]
+    mean = statistics.fmean(differences)
+    spread = statistics.stdev(differences)
+    half = t_quantile((1 + confidence) / 2, len(a) - 1) * spread / math.sqrt(len(a))
+    # A t test needs spread; with none, the differences are all the same number.
+    p_value = float(stats.ttest_rel(b, a).pvalue) if spread > 0 else float(mean == 0)
+    higher = sum(d > 0 for d in differences)
+    lower = sum(d < 0 for d in differences)
+    return PairedDifference(mean, mean - half, mean + half, confidence, len(a), p_value, higher, lower)
+
+
+def sign_test(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value that ``b`` beats ``a`` as often as it loses, from the signs alone.
+
+    Ties are dropped (the usual convention); with no untied pair the answer is 1.
+
+    >>> round(sign_test([0.90] * 10, [0.91] * 9 + [0.89]), 4)
+    0.0215
+    """
+    if len(a) != len(b):
+        raise ValueError(f"paired results need equal counts, got {len(a)} and {len(b)}.")
+    higher = sum(y > x for x, y in zip(a, b, strict=True))
+    lower = sum(y < x for x, y in zip(a, b, strict=True))
+    if higher + lower == 0:
+        return 1.0
+    return float(stats.binomtest(higher, higher + lower, 0.5).pvalue)

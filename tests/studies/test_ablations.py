@@ -1,0 +1,147 @@
+"""The ablation studies: which runs they read, how they pair them, and what they conclude."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from fixtures import write_fashion_mnist
+
+from se_tutorial.studies import STUDIES, SWEEPS, Study, Sweep, compare, pairs_in_paper_order
+from se_tutorial.studies.ablations import SAME_AS_STANDARD, STANDARD_SE, accuracies, own_variants
+from se_tutorial.training import BUDGETS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def row(sweep, variant, seed, accuracy, budget="brief"):
+    return {"sweep": sweep, "variant": variant, "seed": seed, "test_accuracy": accuracy, "budget": budget}
+
+
+@pytest.mark.parametrize("study", STUDIES.values(), ids=lambda s: s.sweep)
+def test_each_study_names_a_sweep_its_baseline_and_only_variants_of_it(study):
+    assert study.baseline in SWEEPS[study.sweep].variants
+    assert set(study.paper_error) <= set(SWEEPS[study.sweep].variants)
+
+
+@pytest.mark.parametrize(("sweep", "variant"), sorted(SAME_AS_STANDARD))
+def test_a_variant_read_from_standard_se_builds_exactly_standard_se(sweep, variant):
+    def build(sweep, variant):
+        spec = BUDGETS["brief"].model(**SWEEPS[sweep].fields(variant), seed=3)
+        return spec.build(in_channels=1, num_classes=10)
+
+    alias, standard = build(sweep, variant), build(*STANDARD_SE)
+    assert repr(alias) == repr(standard)
+    alias_state, standard_state = alias.state_dict(), standard.state_dict()
+    assert alias_state.keys() == standard_state.keys()
+    assert all(torch.equal(alias_state[k], standard_state[k]) for k in alias_state)
+
+
+def test_own_variants_leave_out_exactly_the_aliases_of_standard_se():
+    for sweep in STUDIES:
+        left_out = set(SWEEPS[sweep].variants) - set(own_variants(sweep))
+        assert left_out == {v for s, v in SAME_AS_STANDARD if s == sweep}
+
+
+def test_accuracies_prefer_a_variants_own_runs_and_fall_back_to_standard_se():
+    rows = [
+        row("placement", "standard", 0, 0.91),
+        row("placement", "standard", 1, 0.92),
+        row("placement", "standard", 0, 0.50, budget="smoke"),
+        row("gate", "tanh", 0, 0.77),
+    ]
+    assert accuracies(rows, "gate", "sigmoid", "brief") == {0: 0.91, 1: 0.92}
+    assert accuracies(rows, "gate", "tanh", "brief") == {0: 0.77}
+    assert accuracies(rows, "gate", "relu", "brief") == {}
+    own = [*rows, row("gate", "sigmoid", 0, 0.93)]
+    assert accuracies(own, "gate", "sigmoid", "brief") == {0: 0.93}
+    # Only the aliases of standard SE fall back; a real variant never does.
+    assert accuracies(rows, "placement", "pre", "brief") == {}
+
+
+STUDY = Study("toy", "toy", "Table 0", {"a": 22.0, "b": 23.0, "c": 21.5})
+
+
+@pytest.fixture(autouse=True)
+def toy_sweep(monkeypatch):
+    """A sweep called "toy" whose baseline is "a", for the toy studies below."""
+    variants = {name: {} for name in "abcde"}
+    monkeypatch.setitem(SWEEPS, "toy", Sweep("a", {}, variants))
+
+
+def test_compare_pairs_by_seed_and_classifies_against_noise_and_the_paper():
+    rows = [row("toy", "a", s, acc) for s, acc in enumerate([0.90, 0.91, 0.92])]
+    # b: 1.0, 1.1, 0.9 points lower (the paper has it worse); c: +/- mixed; d: no paper number.
+    rows += [row("toy", "b", s, acc) for s, acc in enumerate([0.890, 0.899, 0.911])]
+    rows += [row("toy", "c", s, acc) for s, acc in enumerate([0.91, 0.90, 0.925])]
+    rows += [row("toy", "d", s, acc) for s, acc in enumerate([0.92, 0.93, 0.94])]
+    results = {r.variant: r for r in compare(rows, STUDY, ["a", "b", "c", "d", "e"], "brief")}
+    assert list(results) == ["a", "b", "c", "d"]  # e has no runs
+    a, b, c, d = results.values()
+    assert a.difference is None and a.ours == "baseline" and a.agreement == "-"
+    assert a.summary.mean == pytest.approx(0.91) and a.summary.n == 3
+    # Hand computation for b: differences -0.010, -0.011, -0.009; mean -0.010, sd 0.001,
+    # half-width t(0.975, 2) * 0.001 / sqrt(3) = 4.303 * 0.000577 = 0.00248.
+    assert b.difference.mean == pytest.approx(-0.010)
+    assert b.difference.high == pytest.approx(-0.010 + 0.002484, abs=1e-5)
+    assert b.paper_difference == pytest.approx(-1.0)
+    assert (b.ours, b.agreement) == ("worse", "same direction")
+    assert (c.ours, c.agreement) == ("within noise", "not resolved")
+    assert c.paper_difference == pytest.approx(0.5)
+    assert d.ours == "better" and d.paper_difference is None and d.agreement == "-"
+    # The same difference against a paper that found the opposite.
+    flipped = Study("toy", "toy", "Table 0", {"a": 22.0, "b": 21.0})
+    assert compare(rows, flipped, ["b"], "brief")[0].agreement == "opposite direction"
+
+
+def test_compare_needs_the_baseline_and_two_shared_seeds_for_an_interval():
+    with pytest.raises(ValueError, match="no brief runs of the baseline toy:a"):
+        compare([row("toy", "b", 0, 0.9)], STUDY, ["b"], "brief")
+    rows = [row("toy", "a", 0, 0.9), row("toy", "a", 1, 0.9), row("toy", "b", 1, 0.8)]
+    (b,) = compare(rows, STUDY, ["b"], "brief")
+    assert b.difference is None and b.summary.n == 1
+
+
+def test_pairs_in_paper_order_counts_agreeing_pairs_and_ties_as_disagreeing():
+    from se_tutorial.studies import Summary
+    from se_tutorial.studies.ablations import VariantResult
+
+    def results(means):
+        return [VariantResult(v, Summary(m, 0.0, 3), None, None) for v, m in means.items()]
+
+    # Paper order (best first): c, a, b.
+    assert pairs_in_paper_order(results({"a": 0.91, "b": 0.90, "c": 0.92}), STUDY) == (3, 3)
+    assert pairs_in_paper_order(results({"a": 0.92, "b": 0.90, "c": 0.91}), STUDY) == (2, 3)
+    assert pairs_in_paper_order(results({"a": 0.91, "b": 0.91, "c": 0.91}), STUDY) == (0, 3)
+    assert pairs_in_paper_order(results({"a": 0.91, "x": 0.99}), STUDY) == (0, 0)
+
+
+@pytest.mark.slow
+def test_cost_benchmark_smoke_run_measures_every_variant(tmp_path):
+    """benchmarks/ablation_cost.py --smoke: one step of every variant, on a tiny Fashion-MNIST."""
+    out = tmp_path / "ablation_cost.json"
+    env = {
+        **os.environ,
+        "SE_TUTORIAL_DATA": str(write_fashion_mnist(tmp_path / "data", train=512, test=128)),
+        "SE_TUTORIAL_CACHE": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    command = [sys.executable, str(ROOT / "benchmarks" / "ablation_cost.py"), "--smoke", "--out", str(out)]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    record = json.loads(out.read_text())
+    for key in ("commit", "torch", "device", "date"):
+        assert record[key], key
+    variants = record["variants"]
+    expected = {f"{s}:{v}" for s in STUDIES for v in own_variants(s)}
+    assert set(variants) | set(record["not_built"]) == expected | {"se-vs-plain:resnet"}
+    assert set(record["not_built"]) == {"reduction-ratio:r=32"}
+    assert variants[":".join(STANDARD_SE)]["time_vs_standard_se"] == 1.0
+    r2 = (
+        BUDGETS["smoke"].model(**SWEEPS["reduction-ratio"].fields("r=2")).build(in_channels=1, num_classes=10)
+    )
+    assert variants["reduction-ratio:r=2"]["parameters"] == sum(p.numel() for p in r2.parameters())
+    assert variants["reduction-ratio:r=2"]["flops"] > variants["reduction-ratio:r=16"]["flops"]

@@ -1,0 +1,81 @@
+"""Statistics helpers against printed tables and hand computations."""
+
+import math
+
+import pytest
+
+from se_tutorial.studies import paired_difference, sign_test, summarize, t_quantile
+
+
+@pytest.mark.parametrize(
+    ("probability", "df", "table"),
+    [(0.975, 1, 12.706), (0.975, 2, 4.303), (0.975, 4, 2.776), (0.975, 9, 2.262), (0.975, 30, 2.042),
+     (0.95, 5, 2.015), (0.995, 10, 3.169), (0.5, 3, 0.0)],
+)  # fmt: skip
+def test_t_quantiles_match_the_printed_table(probability, df, table):
+    assert t_quantile(probability, df) == pytest.approx(table, abs=5e-4)
+
+
+def test_t_approaches_the_normal_distribution():
+    assert t_quantile(0.975, 10_000) == pytest.approx(1.960, abs=1e-3)
+
+
+def test_summary_by_hand():
+    summary = summarize([0.90, 0.92, 0.94])
+    assert summary.mean == pytest.approx(0.92)
+    assert summary.std == pytest.approx(0.02)  # sqrt((0.02^2 + 0 + 0.02^2) / 2)
+    assert summary.n == 3
+    assert math.isnan(summarize([0.5]).std)
+
+
+def test_paired_difference_by_hand():
+    # differences 0.02, 0.01, 0.03: mean 0.02, sd 0.01, se 0.01 / sqrt(3), t(0.975, 2) = 4.3027
+    d = paired_difference([0.90, 0.91, 0.92], [0.92, 0.92, 0.95])
+    half = 4.302653 * 0.01 / math.sqrt(3)
+    assert d.mean == pytest.approx(0.02)
+    assert (d.low, d.high) == pytest.approx((0.02 - half, 0.02 + half), abs=1e-6)
+    assert not d.excludes_zero  # half-width 0.0248 > 0.02: three seeds cannot tell
+    # t = 0.02 / (0.01 / sqrt(3)) = 3.464 on 2 degrees of freedom: between the table's
+    # two-sided 10% (2.920) and 5% (4.303) points, so 0.05 < p < 0.10.
+    assert 0.05 < d.p_value < 0.10 and (d.higher, d.lower) == (3, 0)
+    assert paired_difference([0.90, 0.91, 0.92], [0.92, 0.931, 0.939]).excludes_zero
+
+
+def test_pairing_removes_shared_noise():
+    # Seeds move both models together; the unpaired spreads are large, the paired one small.
+    a, b = [0.80, 0.90, 0.85], [0.81, 0.91, 0.86]
+    assert summarize(a).std > 0.04
+    d = paired_difference(a, b)
+    assert d.low == pytest.approx(0.01) and d.high == pytest.approx(0.01)
+
+
+def test_sign_test_by_hand():
+    # 9 of 10 seeds higher: P(X >= 9) for X ~ Binomial(10, 1/2) is 11/1024; two-sided, twice that.
+    assert sign_test([0.5] * 10, [0.6] * 9 + [0.4]) == pytest.approx(22 / 1024)
+    # ties are dropped: 2 up, 0 down, 3 tied is a binomial(2, 1/2) with both up: p = 2 * 1/4
+    assert sign_test([0.5] * 5, [0.6, 0.6, 0.5, 0.5, 0.5]) == pytest.approx(0.5)
+    assert sign_test([0.5] * 3, [0.5] * 3) == 1.0
+    d = paired_difference([0.5] * 4, [0.6, 0.6, 0.7, 0.4])
+    assert (d.higher, d.lower) == (3, 1)
+
+
+def test_identical_differences_have_no_spread_and_a_degenerate_test():
+    d = paired_difference([0.5, 0.6], [0.6, 0.7])
+    assert (d.low, d.high) == pytest.approx((0.1, 0.1)) and d.p_value == 0.0
+    assert paired_difference([0.5, 0.6], [0.5, 0.6]).p_value == 1.0
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: paired_difference([0.9], [0.91]), "at least two"),
+        (lambda: paired_difference([0.9, 0.8], [0.91]), "equal counts"),
+        (lambda: summarize([]), "no values"),
+        (lambda: t_quantile(1.0, 3), "probability"),
+        (lambda: t_quantile(0.9, 0), "degree"),
+        (lambda: sign_test([0.9, 0.8], [0.91]), "equal counts"),
+    ],
+)
+def test_bad_input_is_reported(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

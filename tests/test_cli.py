@@ -1,0 +1,266 @@
+"""The command line: python -m se_tutorial train / sweep, under torchrun, with Ctrl-C."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fixtures import write_fashion_mnist
+
+from se_tutorial.cli import main
+from se_tutorial.training import (
+    BUDGETS,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_one_command_line_with_two_subcommands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert exit_info.value.code == 0 and "train" in text and "sweep" in text
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2 and "the following arguments are required" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "--help"])
+    text = capsys.readouterr().out
+    assert exit_info.value.code == 0 and all(o in text for o in ("--seeds", "--variants", "placement"))
+
+
+def test_a_bad_argument_prints_the_subcommands_own_usage(capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "se-vs-plain", "--out", "x.jsonl", "--variants", "nope"])
+    error = capsys.readouterr().err
+    assert error.startswith("usage: python -m se_tutorial sweep") and "has no variant 'nope'" in error
+
+
+def test_cli_help_documents_the_options(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--model", "--attention", "--dataset", "--budget", "--seed", "--out", "--resume"):
+        assert option in text
+
+
+@pytest.mark.slow
+def test_cli_smoke_run_writes_a_results_row_with_provenance(tmp_path, monkeypatch):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist")))
+    out = tmp_path / "results" / "run.json"
+    assert (
+        main(
+            [
+                "train",
+                "--budget",
+                "smoke",
+                "--attention",
+                "se",
+                "--seed",
+                "1",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    row = json.loads(out.read_text())
+    assert row["attention"] == "se" and row["budget"] == "smoke" and row["seed"] == 1
+    assert 0 <= row["test_accuracy"] <= 1 and len(row["history"]) == BUDGETS["smoke"].epochs
+    for key in ("commit", "torch", "device", "date", "wall_seconds", "data_source"):
+        assert row[key], key
+
+
+@pytest.mark.slow
+def test_torchrun_with_two_cpu_processes(tmp_path):
+    data = write_fashion_mnist(tmp_path / "fmnist")
+    out = tmp_path / "ddp.json"
+    env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "se_tutorial", "train", "--budget", "smoke", "--attention", "se", "--no-progress", "--out", str(out),
+    ]  # fmt: skip
+    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    row = json.loads(out.read_text())
+    assert row["world_size"] == 2 and 0 <= row["test_accuracy"] <= 1
+
+
+@pytest.mark.slow
+def test_sweep_command_line_prints_a_summary(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist")))
+    out = tmp_path / "sweep.jsonl"
+    assert (
+        main(
+            ["sweep", "se-vs-plain", "--seeds", "3", "--budget", "smoke", "--no-progress", "--out", str(out)]
+        )
+        == 0
+    )
+    summary = capsys.readouterr().out
+    assert "se-resnet" in summary and "resnet" in summary and "smoke" in summary
+    assert [json.loads(line)["seed"] for line in out.read_text().splitlines()] == [3, 3]
+
+
+@pytest.mark.slow
+def test_cli_learning_rate_300_on_the_smoke_budget_fails_and_keeps_no_checkpoint(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist", train=1024)))
+    checkpoint = tmp_path / "run.pt"
+    argv = ["--budget", "smoke", "--lr", "300", "--no-progress", "--checkpoint", str(checkpoint)]
+    assert main(["train", *argv]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert re.search(r"at epoch 1, step \d+ \(learning rate [0-9.e+]+\); the run diverged", error)
+    assert "No checkpoint was written" in error and not checkpoint.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--epochs", "0"], "argument --epochs: epochs must be a positive integer"),
+        (["--epochs", "1.5"], "argument --epochs: expected a whole number"),
+        (["--lr", "0"], "argument --lr: lr must be a positive finite number"),
+        (["--lr", "nan"], "argument --lr: lr must be a positive finite number"),
+        (["--seed", "-1"], "seed must be a whole number from 0 to 4294967295, got -1"),
+        (["--seed", str(2**32)], "seed must be a whole number from 0 to 4294967295"),
+        (["--resume"], "--resume needs --checkpoint PATH"),
+        (["--out", "."], "--out . is a directory"),
+        (["--out", "a-file/run.json"], "lies under a-file, which is a file"),
+        (["--checkpoint", "a-file"], "--checkpoint a-file already exists.*--resume.*remove the file"),
+    ],
+)
+def test_cli_rejects_bad_arguments_before_loading_any_data(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "no-dataset-here"))  # loading would fail
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--budget", "smoke", "--no-progress", *argv])
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_cli_rejects_an_unknown_budget_in_the_environment(monkeypatch, capsys):
+    monkeypatch.setenv("SE_TUTORIAL_BUDGET", "huge")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--no-progress"])
+    assert (
+        exit_info.value.code == 2 and "unknown budget (SE_TUTORIAL_BUDGET) 'huge'" in capsys.readouterr().err
+    )
+
+
+def test_cli_known_errors_are_one_line_and_unexpected_ones_keep_their_traceback(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "no-dataset-here"))
+    assert main(["train", "--budget", "smoke", "--no-progress"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("python -m se_tutorial train: error: $SE_TUTORIAL_DATA is set to")
+    assert error.count("\n") == 1 and "Traceback" not in error
+
+    def bug(*arguments, **options):
+        raise RuntimeError("a bug, not a known error")
+
+    monkeypatch.setattr("se_tutorial.cli.run", bug)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["train", "--budget", "smoke", "--no-progress"])
+
+
+INTERRUPTIBLE = """
+import signal, sys, time
+from pathlib import Path
+# Python ignores Ctrl-C if it started with SIGINT ignored (as a shell's background job
+# does); install the usual handler, so the test does not depend on how it was launched.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from se_tutorial.cli import main
+from se_tutorial.data import DeviceLoader
+
+
+pause_epoch, ready = int(sys.argv[1]), Path(sys.argv[2])
+original = DeviceLoader.__iter__
+
+
+def pausing(loader):
+    for step, batch in enumerate(original(loader)):
+        if loader.shuffle and loader.epoch == pause_epoch and step == 1:
+            ready.touch()  # tell the test where we are, then wait for its Ctrl-C
+            time.sleep(120)
+        yield batch
+
+
+DeviceLoader.__iter__ = pausing
+sys.exit(main(["train", *sys.argv[3:]]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("pause_epoch", "expected"),
+    [
+        (0, "before its first epoch ended; no checkpoint exists yet"),
+        (1, r"last finished epoch \(1\) is saved in .*run\.pt\. Continue from it with --resume"),
+    ],
+    ids=["in-the-first-epoch", "in-the-second-epoch"],
+)
+@pytest.mark.slow
+def test_ctrl_c_exits_130_and_says_what_the_checkpoint_holds(pause_epoch, expected, tmp_path):
+    data = write_fashion_mnist(tmp_path / "fmnist", train=256, test=128)
+    checkpoint, ready = tmp_path / "run.pt", tmp_path / "ready"
+    env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    argv = ["--budget", "smoke", "--epochs", "2", "--no-progress", "--checkpoint", str(checkpoint)]
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTIBLE, str(pause_epoch), str(ready), *argv],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists(), process.communicate()[1][-3000:]
+    process.send_signal(signal.SIGINT)
+    _, error = process.communicate(timeout=60)
+    assert process.returncode == 130, error[-3000:]
+    assert re.search(expected, error) and "Traceback" not in error
+    assert checkpoint.exists() == (pause_epoch == 1)
+
+
+@pytest.mark.slow
+def test_concurrent_sweeps_into_one_file_keep_every_row(tmp_path):
+    data = write_fashion_mnist(tmp_path / "fmnist", train=384, test=128)
+    out = tmp_path / "sweep.jsonl"
+    env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "se_tutorial", "sweep", "se-vs-plain", "--budget", "smoke"]
+    sweeps = [
+        subprocess.Popen(
+            [*command, "--seeds", seed, "--no-progress", "--out", str(out)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in ("0", "1")
+    ]
+    for sweep in sweeps:
+        _, error = sweep.communicate(timeout=300)
+        assert sweep.returncode == 0, error[-3000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted((r["seed"], r["variant"]) for r in rows) == [
+        (0, "resnet"), (0, "se-resnet"), (1, "resnet"), (1, "se-resnet"),
+    ]  # fmt: skip
+
+
+def test_sweep_command_line_rejects_bad_seeds_and_reports_a_damaged_file_in_one_line(tmp_path, capsys):
+    out = tmp_path / "sweep.jsonl"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "se-vs-plain", "--seeds", "-3", "--out", str(out)])
+    assert exit_info.value.code == 2 and "seed must be a whole number from 0" in capsys.readouterr().err
+    out.write_text('{"ok": 1}\n{broken\n')
+    assert main(["sweep", "se-vs-plain", "--seeds", "0", "--budget", "smoke", "--out", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("python -m se_tutorial sweep: error: ") and "line 2, is not valid JSON" in error
+    assert error.count("\n") == 1
