@@ -104,7 +104,9 @@ class ModelSpec:
         if self.seed is not None:
             object.__setattr__(self, "seed", checks.seed("seed", self.seed))
         if callable(self.attention) and self.attention_options:
-            raise ValueError("attention_options go with a named attention module; give a factory its options.")
+            raise ValueError(
+                "attention_options go with a named attention module; give a factory its options."
+            )
         if isinstance(self.attention, str):
             attention_layer(self.attention, **self.attention_options)  # unknown options fail now
 

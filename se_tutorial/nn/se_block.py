@@ -155,18 +155,18 @@ class SEBlock(nn.Module):
         self.gate = GATES[gate]()  # sigma in Eq. 3
 
     def squeeze(self, x: torch.Tensor) -> torch.Tensor:
-        """One number per channel, Eq. 2 (or the max): ``(N, C, H, W) -> (N, C)``."""
-        # Called by name, not through SQUEEZES, so that torch.fx sees the wrapped function.
+        """Eq. 2, one number per channel: ``(N, C, H, W) -> (N, C)``."""
+        # By name, not via SQUEEZES: torch.fx must see the wrapped function.
         if self.squeeze_name == "avg":
             return global_average_pool(x)
         return global_max_pool(x)
 
     def excite(self, z: torch.Tensor) -> torch.Tensor:
-        """Channel weights from the squeezed vector, Eq. 3: ``(N, C) -> (N, C/r) -> (N, C)``."""
+        """Eq. 3, the channel weights: ``(N, C) -> (N, C/r) -> (N, C)``."""
         return self.gate(self.fc2(self.act(self.fc1(z))))
 
     def excitation(self, x: torch.Tensor) -> torch.Tensor:
-        """Channel weights ``s``: ``(N, C, H, W) -> (N, C)``, the squeeze then the excitation."""
+        """Channel weights ``s``: ``(N, C, H, W) -> (N, C)``."""
         checks.feature_map(x, self.channels, "SEBlock", self.fc1.weight)
         return self.excite(self.squeeze(x))
 
