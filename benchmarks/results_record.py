@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from se_tutorial.studies.runs import provenance
 from se_tutorial.utils.files import atomic_write_text
+from se_tutorial.utils.provenance import provenance
 
 
 def write_results(path: str | Path, benchmark: str, device: torch.device | str, **fields: object) -> Path:

@@ -47,9 +47,9 @@ from torch.utils._pytree import tree_flatten
 
 from se_tutorial import SEBlock, cifar_resnet, resnet50, se_resnet50
 from se_tutorial.nn.fused import fuse_se, interpreted, se_residual, triton_available
-from se_tutorial.studies.runs import provenance
 from se_tutorial.training import Precision, choose_precision
 from se_tutorial.utils.files import atomic_write_text
+from se_tutorial.utils.provenance import provenance
 
 RESULTS = Path(__file__).parent / "results"
 PARTS = ("profile", "tail", "networks")

@@ -11,10 +11,52 @@ The package follows the flow of data; each layer imports only the ones above it 
 * :mod:`se_tutorial.book` - what only the book needs: figures, stored results, shipped weights
 * :mod:`se_tutorial.cli` - ``python -m se_tutorial train ...`` and ``python -m se_tutorial sweep ...``
 
-The names below are the ones a network needs (``from se_tutorial import SEBlock``).
+The names a network needs import from the top (``from se_tutorial import SEBlock``).
 """
 
-from .nn import *  # noqa: F403 - the names a network needs; se_tutorial.nn lists them
-from .nn import __all__ as __all__
+from importlib import import_module
 
 __version__ = "0.1.0"
+
+#: The names a network needs, defined in :mod:`se_tutorial.nn` (a test keeps the two lists equal).
+__all__ = [
+    "ATTENTION_LAYERS",
+    "CIFAR_DEPTHS",
+    "GATES",
+    "PLACEMENTS",
+    "SQUEEZES",
+    "AttentionFactory",
+    "BasicResNetBlock",
+    "BottleneckBlock",
+    "ModelSpec",
+    "ResNet",
+    "ResidualBlock",
+    "SEBlock",
+    "SEBottleneckBlock",
+    "SEResNetBlock",
+    "attention_layer",
+    "capture_excitations",
+    "cifar_resnet",
+    "count_flops",
+    "count_parameters",
+    "from_timm_state_dict",
+    "from_torchvision_state_dict",
+    "layer_table",
+    "reduced_channels",
+    "resnet50",
+    "se_block_cost",
+    "se_extra_parameters",
+    "se_resnet50",
+]
+
+
+def __getattr__(name: str) -> object:
+    # Loaded on first use, so that `python -m se_tutorial` starts without importing torch
+    # and can answer Ctrl-C during its imports with one line instead of a traceback.
+    if name in __all__:
+        return getattr(import_module(".nn", __name__), name)
+    raise AttributeError(f"module 'se_tutorial' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

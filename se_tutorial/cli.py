@@ -14,23 +14,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
-from .data import DATASETS
+from .data import DATASETS, NORMALIZATION
 from .nn.models import CIFAR_DEPTHS
+from .studies.results import write_row
 from .studies.runs import run
-from .studies.sweeps import SWEEPS, run_sweep, summarize
+from .studies.sweeps import SWEEPS, run_sweep, summary_table
 from .training import BUDGETS, TrainingInterrupted, resolve_budget
 from .training.checkpoints import check_checkpoint_path
 from .training.distributed import world
 from .utils import checks
 from .utils.errors import SETutorialError
-from .utils.files import atomic_write_text, check_writable
+from .utils.files import check_writable
 
 PROG = "python -m se_tutorial"
 #: The exit code of a process stopped by Ctrl-C (128 + SIGINT), as shells report it.
@@ -44,14 +47,30 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
     message (which says what was kept). Unexpected errors propagate with their
     traceback: they are bugs, and the traceback is the report.
     """
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _first_interrupt) if main_thread else None
     try:
-        return body()
+        code = body()
     except SETutorialError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-        return 1
+        code = 1
     except KeyboardInterrupt as interrupt:
         print(f"{prog}: interrupted. {interrupt}".rstrip(), file=sys.stderr)
-        return INTERRUPTED_EXIT_CODE
+        return INTERRUPTED_EXIT_CODE  # and further Ctrl-C stays ignored while the process exits
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
+    return code
+
+
+def _first_interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C stops the command; a second one, while it saves and reports, is ignored.
+
+    Without this, an impatient second Ctrl-C interrupts the handling of the
+    first (or torch's exit handlers) and ends in a traceback instead of the
+    command's one line.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def argument_type(name: str, check: Callable[[str, object], object], convert: Callable[[str], object] = int):
@@ -72,7 +91,7 @@ def argument_type(name: str, check: Callable[[str, object], object], convert: Ca
 
 
 EPOCHS = argument_type("epochs", checks.positive_int)
-LR = argument_type("lr", checks.positive_finite, float)
+LR = argument_type("lr", checks.learning_rate, float)
 SEED = argument_type("seed", checks.seed)
 
 
@@ -183,15 +202,25 @@ def _train(args: argparse.Namespace) -> int:
         keys = ("depth", "attention", "budget", "seed", "test_accuracy", "wall_seconds")
         print(json.dumps({key: row[key] for key in keys}))
         if args.out:
-            atomic_write_text(args.out, json.dumps(row, indent=2) + "\n")
+            write_row(args.out, row)  # a full disk prints the row instead of losing it
     return 0
 
 
 def _check_sweep(command: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    variants = SWEEPS[args.sweep].variants
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        command.error(
+            "a sweep trains its runs one after another in one process, so it does not run under "
+            "torchrun; train single runs distributed with `torchrun ... -m se_tutorial train` instead."
+        )
+    sweep, budget = SWEEPS[args.sweep], resolve_budget(args.budget)
     for name in args.variants or []:
-        if name not in variants:
-            command.error(f"{args.sweep} has no variant {name!r}; choose from {', '.join(variants)}.")
+        if name not in sweep.variants:
+            command.error(f"{args.sweep} has no variant {name!r}; choose from {', '.join(sweep.variants)}.")
+        reason = sweep.why_not_buildable(name, budget, len(NORMALIZATION[args.dataset][0]))
+        if reason:
+            command.error(
+                f"{args.sweep} variant {name} cannot be built on the {budget.name} budget: {reason}"
+            )
     try:
         check_writable(args.out, "--out")
     except SETutorialError as error:
@@ -208,5 +237,5 @@ def _sweep(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt(
             f"Every finished run is in {args.out}; run the same command again to continue the sweep."
         ) from None
-    print(summarize(rows))
+    print(summary_table(rows))
     return 0

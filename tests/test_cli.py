@@ -13,9 +13,7 @@ import pytest
 from fixtures import write_fashion_mnist
 
 from se_tutorial.cli import main
-from se_tutorial.training import (
-    BUDGETS,
-)
+from se_tutorial.training import BUDGETS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -259,8 +257,199 @@ def test_sweep_command_line_rejects_bad_seeds_and_reports_a_damaged_file_in_one_
     with pytest.raises(SystemExit) as exit_info:
         main(["sweep", "se-vs-plain", "--seeds", "-3", "--out", str(out)])
     assert exit_info.value.code == 2 and "seed must be a whole number from 0" in capsys.readouterr().err
-    out.write_text('{"ok": 1}\n{broken\n')
+    good = {"sweep": "se-vs-plain", "variant": "resnet", "seed": 0, "budget": "smoke", "dataset": "x",
+            "test_accuracy": 0.9}  # fmt: skip
+    out.write_text(json.dumps(good) + "\n{broken\n")
     assert main(["sweep", "se-vs-plain", "--seeds", "0", "--budget", "smoke", "--out", str(out)]) == 1
     error = capsys.readouterr().err
     assert error.startswith("python -m se_tutorial sweep: error: ") and "line 2, is not valid JSON" in error
     assert error.count("\n") == 1
+
+
+# --- nothing lost, nothing misleading (round two) ------------------------------------
+
+
+def test_a_sweep_refuses_torchrun_before_doing_anything(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "se-vs-plain", "--budget", "smoke", "--out", str(tmp_path / "rows.jsonl")])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "does not run under torchrun" in error
+    assert not (tmp_path / "rows.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["sweep", "reduction-ratio", "--variants", "r=32"],
+            "r=32 cannot be built on the smoke budget: 16 channels",
+        ),
+        (["train", "--lr", "1e300"], r"lr must be at most 3.4e\+38 \(float32's largest number"),
+        (["train", "--lr", "1e39"], "lr must be at most"),
+    ],
+    ids=["unbuildable-variant", "lr-1e300", "lr-1e39"],
+)
+def test_arguments_that_cannot_work_are_refused_before_any_data(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(tmp_path / "no-dataset-here"))  # loading would fail
+    command, *rest = argv
+    extra = ["--out", str(tmp_path / "rows.jsonl")] if command == "sweep" else []
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--budget", "smoke", *rest, *extra])
+    assert exit_info.value.code == 2 and re.search(message, capsys.readouterr().err)
+
+
+def test_an_unknown_budget_in_the_environment_is_refused_by_the_sweep_too(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SE_TUTORIAL_BUDGET", "tiny")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "se-vs-plain", "--out", str(tmp_path / "rows.jsonl")])
+    assert (
+        exit_info.value.code == 2 and "unknown budget (SE_TUTORIAL_BUDGET) 'tiny'" in capsys.readouterr().err
+    )
+
+
+def test_a_checkpoint_another_run_trains_into_is_refused_at_once(tmp_path, capsys):
+    from se_tutorial.training.checkpoints import lock_path
+    from se_tutorial.utils.files import claim
+
+    checkpoint = tmp_path / "run.pt"
+    with claim(lock_path(checkpoint)), pytest.raises(SystemExit) as exit_info:
+        main(["train", "--budget", "smoke", "--checkpoint", str(checkpoint)])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "another run is training into --checkpoint" in error
+
+
+@pytest.mark.slow
+def test_a_full_disk_for_the_results_row_prints_the_row_instead(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist")))
+
+    def full(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("se_tutorial.studies.results.atomic_write_text", full)
+    out = tmp_path / "run.json"
+    assert main(["train", "--budget", "smoke", "--no-progress", "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "No space left on device" in captured.err
+    assert "printed on stdout above" in captured.err and "Traceback" not in captured.err
+    row = json.loads(captured.out[captured.out.index("{\n") :])  # the whole row, after the summary line
+    assert row["budget"] == "smoke" and len(row["history"]) == 1 and not out.exists()
+
+
+@pytest.mark.slow
+def test_a_full_disk_during_a_sweep_prints_the_finished_row(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist")))
+
+    def full(path, line):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("se_tutorial.studies.results.append_line", full)
+    out = tmp_path / "rows.jsonl"
+    argv = ["sweep", "se-vs-plain", "--seeds", "0", "--budget", "smoke", "--no-progress", "--out", str(out)]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert "could not append the finished run's row" in captured.err and "Traceback" not in captured.err
+    row = json.loads(captured.out.strip().splitlines()[-1])
+    assert (row["sweep"], row["variant"], row["seed"]) == ("se-vs-plain", "resnet", 0)
+
+
+CLAIM_HOLDER = """
+import sys, time
+from pathlib import Path
+from se_tutorial.utils.files import claim
+with claim(Path(sys.argv[1])) as ours:
+    assert ours
+    Path(sys.argv[2]).touch()
+    time.sleep(120)  # until the test kills it, as a crash would
+"""
+
+
+@pytest.mark.slow
+def test_overlapping_sweeps_share_their_runs_and_take_over_a_dead_ones(tmp_path):
+    """Sweeps of seeds 0 1, 1 2 and 0 2 at once train each run once; a run claimed by a
+    sweep that then dies is trained by a survivor."""
+    from se_tutorial.studies.sweeps import claim_path
+
+    data = write_fashion_mnist(tmp_path / "fmnist", train=384, test=128)
+    out = tmp_path / "sweep.jsonl"
+    env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    # A sweep that claimed (seed 2, se-resnet) and hangs; the test kills it later.
+    ready = tmp_path / "ready"
+    held = claim_path(out, ("se-vs-plain", "se-resnet", 2, "smoke", "fashion-mnist"))
+    holder = subprocess.Popen([sys.executable, "-c", CLAIM_HOLDER, str(held), str(ready)], env=env)
+    deadline = time.monotonic() + 60
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    command = [
+        sys.executable,
+        "-m",
+        "se_tutorial",
+        "sweep",
+        "se-vs-plain",
+        "--budget",
+        "smoke",
+        "--out",
+        str(out),
+    ]
+    sweeps = [
+        subprocess.Popen([*command, "--seeds", *seeds], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for seeds in (["0", "1"], ["1", "2"], ["0", "2"])
+    ]  # fmt: skip
+    deadline = time.monotonic() + 300
+    while len(out.read_text().splitlines() if out.exists() else []) < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sweeps[1].poll() is None and sweeps[2].poll() is None, "the sweeps needing seed 2 did not wait"
+    holder.kill()  # the claimant dies; the system releases its lock
+    holder.wait()
+    for sweep in sweeps:
+        _, error = sweep.communicate(timeout=300)
+        assert sweep.returncode == 0, error[-3000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    keys = sorted((r["seed"], r["variant"]) for r in rows)
+    assert keys == [(s, v) for s in (0, 1, 2) for v in ("resnet", "se-resnet")]  # each run exactly once
+
+
+# Python ignores SIGINT in a child started with it ignored (a shell's background job):
+# install the usual handler, then run the command line as `python -m se_tutorial` does.
+AS_MAIN = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'se_tutorial'; runpy.run_module('se_tutorial', run_name='__main__', alter_sys=True)"
+)
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_command_line_starts_is_one_line(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", AS_MAIN, "train", "--help"], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(0.3)  # inside `import torch`, which takes seconds
+    process.send_signal(signal.SIGINT)
+    out, error = process.communicate(timeout=60)
+    assert process.returncode == 130, error[-3000:]
+    assert error == "python -m se_tutorial: interrupted while starting; nothing was done.\n" and not out
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_during_the_exit_adds_no_traceback(tmp_path):
+    data = write_fashion_mnist(tmp_path / "fmnist", train=256, test=128)
+    ready = tmp_path / "ready"
+    env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    argv = ["--budget", "smoke", "--epochs", "2", "--no-progress", "--compile"]
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTIBLE, "0", str(ready), *argv],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists(), process.communicate()[1][-3000:]
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    if process.poll() is None:  # still exiting: a second, impatient Ctrl-C
+        process.send_signal(signal.SIGINT)
+    _, error = process.communicate(timeout=60)
+    assert process.returncode == 130, error[-3000:]
+    assert "Traceback" not in error and "Exception ignored" not in error

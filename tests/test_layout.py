@@ -121,6 +121,9 @@ def test_every_subpackage_says_what_its_job_is():
 
 def test_the_names_a_network_needs_import_from_the_top():
     import se_tutorial
+    import se_tutorial.nn
+
+    assert se_tutorial.__all__ == se_tutorial.nn.__all__
 
     for name in (
         "SEBlock",

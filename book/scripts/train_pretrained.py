@@ -17,8 +17,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from se_tutorial.book.pretrained import PRETRAINED_DIR, save_pretrained
-from se_tutorial.studies.runs import provenance
 from se_tutorial.training import fit, prepare_data, resolve_budget
+from se_tutorial.utils.provenance import provenance
 
 
 def main() -> int:

@@ -9,6 +9,7 @@ trains and writes these files.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -19,7 +20,9 @@ from torch import nn
 from ..nn.models import ModelSpec
 from ..training.checkpoints import architecture
 from ..utils import checks
+from ..utils.errors import SETutorialError
 from ..utils.files import atomic_write
+from ..utils.saved import load_saved
 
 #: Where the shipped files live (inside the package, so a pip install has them).
 PRETRAINED_DIR = Path(__file__).resolve().parent / "weights"
@@ -46,27 +49,60 @@ def save_pretrained(path: str | Path, model: nn.Module, card: dict) -> Path:
     return atomic_write(path, lambda file: file.write(buffer.getbuffer()))
 
 
+class PretrainedFileError(SETutorialError, ValueError):
+    """A file is not a trained network written by :func:`save_pretrained`, or is damaged."""
+
+
 def load_pretrained(name_or_path: str | Path = "se_resnet8_fashion_mnist") -> tuple[nn.Module, dict]:
     """The shipped network called ``name_or_path`` (or a file written by :func:`save_pretrained`).
 
-    Loaded with ``torch.load(weights_only=True)``, rebuilt from its card and
-    checked against the stored parameter names and shapes. Returns
-    ``(model in eval mode, card)``.
+    Loaded with ``torch.load(weights_only=True)``; its card must say how to
+    build it (:class:`ModelSpec` fields, input channels and classes, nothing
+    unknown), and the weights must have the stored names and shapes and be
+    finite. Anything else is a :class:`PretrainedFileError` saying what.
+    Returns ``(model in eval mode, card)``.
     """
     path = Path(name_or_path)
     if path.suffix != ".pt":
         checks.choice("pretrained network", str(name_or_path), available())
         path = PRETRAINED_DIR / f"{name_or_path}.pt"
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    card = state["card"]
-    build = dict(card["build"])
-    in_channels, num_classes = build.pop("in_channels"), build.pop("num_classes")
-    model = ModelSpec.from_row(build).build(in_channels=in_channels, num_classes=num_classes)
-    if architecture(model) != state["architecture"]:
-        raise ValueError(
-            f"{path} does not match the network its card describes ({card['build']}); "
-            "the file is damaged or was written by another version: train it again with "
-            "book/scripts/train_pretrained.py."
+
+    def invalid(reason: str) -> PretrainedFileError:
+        return PretrainedFileError(
+            f"{path} is not a trained network written by save_pretrained: {reason}. Shipped networks: "
+            f"{', '.join(available())}; book/scripts/train_pretrained.py writes them again."
         )
-    model.load_state_dict(state["model"])
+
+    state = load_saved(
+        path, ("card", "architecture", "model"), invalid,
+        weights_hint="it holds only a state_dict, without the card that says how to build the network",
+    )  # fmt: skip
+    if "optimizer" in state and "scheduler" in state:
+        raise invalid(
+            "it is a training checkpoint (written by fit); load its 'model' weights into the network"
+        )
+    card = state["card"]
+    build = card.get("build") if isinstance(card, dict) else None
+    if not isinstance(build, dict) or any(key not in build for key in _BUILD_KEYS):
+        raise invalid(f"its card does not say how to build the network (it needs {', '.join(_BUILD_KEYS)})")
+    known = {f.name for f in dataclasses.fields(ModelSpec)} | {"in_channels", "num_classes"}
+    if unknown := sorted(set(build) - known):
+        raise invalid(f"its card's build entry names {unknown}, which this version's networks do not have")
+    build = dict(build)
+    in_channels, num_classes = build.pop("in_channels"), build.pop("num_classes")
+    try:
+        model = ModelSpec.from_row(build).build(in_channels=in_channels, num_classes=num_classes)
+    except (TypeError, ValueError) as error:
+        raise invalid(f"its card describes no network this version can build ({error})") from None
+    if architecture(model) != state["architecture"] or not isinstance(state["model"], dict):
+        raise invalid(f"its weights do not match the network its card describes ({card['build']})")
+    weights = state["model"]
+    if architecture(model) != {k: list(v.shape) for k, v in weights.items() if isinstance(v, torch.Tensor)}:
+        raise invalid("its weights do not have the names and shapes its own record gives")
+    broken = [k for k, v in weights.items() if torch.is_floating_point(v) and not torch.isfinite(v).all()]
+    if broken:
+        raise invalid(
+            f"its weights hold NaN or infinite values (first: {broken[:3]}), which would predict NaN"
+        )
+    model.load_state_dict(weights)
     return model.eval(), card

@@ -161,7 +161,7 @@ def _download_fashion_mnist(root: Path) -> None:
         for mirror in FASHION_MNIST_MIRRORS:
             url = mirror + target.name
             try:
-                payload = fetch(url, DOWNLOAD_TIMEOUT)
+                payload = fetch(url, DOWNLOAD_TIMEOUT, progress=True)
             except FetchError as error:
                 failures.append(str(error))
                 continue

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..training import BUDGETS
+from ..utils import checks
 from .stats import PairedDifference, Summary, paired_difference, summarize
 from .sweeps import SWEEPS
 
@@ -77,11 +78,8 @@ def why_not_buildable(sweep: str, variant: str, budget: str) -> str | None:
     >>> why_not_buildable("reduction-ratio", "r=32", "brief")[:46]
     '16 channels cannot be reduced by exactly r=32 '
     """
-    try:
-        BUDGETS[budget].model(**SWEEPS[sweep].fields(variant)).build(in_channels=1, num_classes=10)
-    except ValueError as error:
-        return str(error)
-    return None
+    chosen = SWEEPS[checks.choice("sweep", sweep, SWEEPS)]
+    return chosen.why_not_buildable(variant, BUDGETS[checks.choice("budget", budget, BUDGETS)])
 
 
 def accuracies(rows: Iterable[dict], sweep: str, variant: str, budget: str) -> dict[int, float]:
@@ -93,10 +91,10 @@ def accuracies(rows: Iterable[dict], sweep: str, variant: str, budget: str) -> d
     rows = list(rows)
 
     def of(sweep: str, variant: str) -> dict[int, float]:
-        return {
+        return {  # rows of single runs (no "sweep") are in no study
             row["seed"]: row["test_accuracy"]
             for row in rows
-            if (row["sweep"], row["variant"], row["budget"]) == (sweep, variant, budget)
+            if (row.get("sweep"), row.get("variant"), row["budget"]) == (sweep, variant, budget)
         }
 
     found = of(sweep, variant)
@@ -110,7 +108,8 @@ class VariantResult:
     """One variant of a study: its accuracy over seeds and its difference from the baseline.
 
     ``difference`` is variant minus baseline over the seeds both have (``None``
-    for the baseline itself or with fewer than two shared seeds);
+    for the baseline itself, whose ``is_baseline`` is set, or with fewer than
+    two shared seeds);
     ``paper_difference`` is the paper's, in points of accuracy (its baseline's
     top-1 error minus the variant's), ``None`` where the paper has no number.
     """
@@ -119,12 +118,19 @@ class VariantResult:
     summary: Summary
     difference: PairedDifference | None
     paper_difference: float | None
+    is_baseline: bool = False
 
     @property
     def ours(self) -> str:
-        """``"better"``, ``"worse"`` or ``"within noise"`` than the baseline (95% interval)."""
-        if self.difference is None:
+        """``"better"``, ``"worse"`` or ``"within noise"`` than the baseline (95% interval).
+
+        ``"baseline"`` for the baseline, and ``"too few shared seeds"`` for a
+        variant that shares fewer than two seeds with it (no interval).
+        """
+        if self.is_baseline:
             return "baseline"
+        if self.difference is None:
+            return "too few shared seeds"
         if not self.difference.excludes_zero:
             return "within noise"
         return "better" if self.difference.mean > 0 else "worse"
@@ -170,7 +176,10 @@ def compare(rows: Iterable[dict], study: Study, variants: Iterable[str], budget:
             difference = paired_difference([base[s] for s in seeds], [runs[s] for s in seeds])
         paper = study.paper_error.get(variant)
         paper_difference = paper_base - paper if paper is not None and paper_base is not None else None
-        results.append(VariantResult(variant, summarize(list(runs.values())), difference, paper_difference))
+        summary = summarize(list(runs.values()))
+        results.append(
+            VariantResult(variant, summary, difference, paper_difference, variant == study.baseline)
+        )
     return results
 
 

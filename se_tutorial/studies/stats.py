@@ -12,6 +12,7 @@ only how many seeds went each way. The distributions come from
 from __future__ import annotations
 
 import math
+import numbers
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,14 +23,40 @@ from scipy import stats
 def t_quantile(probability: float, df: int) -> float:
     """The ``probability`` quantile of Student's t with ``df`` degrees of freedom.
 
-    >>> round(t_quantile(0.975, 2), 3), round(t_quantile(0.975, 4), 3)
-    (4.303, 2.776)
+    >>> round(t_quantile(0.975, 2), 3), round(t_quantile(0.975, 4), 3), round(t_quantile(0.9995, 1), 1)
+    (4.303, 2.776, 636.6)
     """
-    if not 0.5 <= probability < 1:
-        raise ValueError(f"probability must be in [0.5, 1), got {probability}.")
-    if df < 1:
-        raise ValueError(f"a t distribution needs at least 1 degree of freedom, got {df}.")
+    if not _is_real(probability) or not 0.5 <= probability < 1:
+        raise ValueError(f"probability must be in [0.5, 1), got {probability!r}.")
+    if isinstance(df, bool) or not isinstance(df, numbers.Integral) or df < 1:
+        raise ValueError(f"a t distribution needs a whole number of degrees of freedom >= 1, got {df!r}.")
     return float(stats.t.ppf(probability, df))
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def finite_values(values: Sequence[float], what: str = "values") -> list[float]:
+    """``values`` as floats, or a clear error naming the first that is not a finite number."""
+    checked = []
+    for index, value in enumerate(values):
+        if not _is_real(value):
+            raise ValueError(
+                f"{what} must be finite numbers, but item {index} is {value!r}; a NaN or infinite "
+                "accuracy comes from a run that diverged: leave it out, or rerun it."
+            )
+        checked.append(float(value))
+    return checked
+
+
+def check_confidence(confidence: float) -> float:
+    """``confidence`` if it is a fraction strictly between 0 and 1, else a clear error."""
+    if _is_real(confidence) and 1 < confidence < 100:
+        raise ValueError(f"confidence is a fraction: pass {confidence / 100:g} for {confidence:g}%.")
+    if not _is_real(confidence) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}.")
+    return float(confidence)
 
 
 @dataclass(frozen=True)
@@ -48,6 +75,7 @@ def summarize(values: Sequence[float]) -> Summary:
     """Mean, standard deviation and count of ``values``."""
     if not values:
         raise ValueError("no values to summarize; run at least one seed.")
+    values = finite_values(values)
     spread = statistics.stdev(values) if len(values) > 1 else math.nan
     return Summary(statistics.fmean(values), spread, len(values))
 
@@ -86,6 +114,8 @@ def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float 
         raise ValueError(f"paired results need equal counts, got {len(a)} and {len(b)}.")
     if len(a) < 2:
         raise ValueError("a confidence interval needs at least two paired runs (seeds).")
+    a, b = finite_values(a, "a"), finite_values(b, "b")
+    confidence = check_confidence(confidence)
     differences = [y - x for x, y in zip(a, b, strict=True)]
     mean = statistics.fmean(differences)
     spread = statistics.stdev(differences)
@@ -107,6 +137,7 @@ def sign_test(a: Sequence[float], b: Sequence[float]) -> float:
     """
     if len(a) != len(b):
         raise ValueError(f"paired results need equal counts, got {len(a)} and {len(b)}.")
+    a, b = finite_values(a, "a"), finite_values(b, "b")
     higher = sum(y > x for x, y in zip(a, b, strict=True))
     lower = sum(y < x for x, y in zip(a, b, strict=True))
     if higher + lower == 0:

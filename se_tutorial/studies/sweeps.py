@@ -6,24 +6,30 @@
 A :class:`Sweep` names a baseline network and its variants, each variant a
 few :class:`~se_tutorial.nn.ModelSpec` fields changed from the baseline's.
 Each finished run is appended to the JSON-lines file at once, under a file
-lock, so sweeps running at the same time into one file keep every row; runs
-already in the file (re-read before each run) are skipped, so an interrupted
-sweep continues where it stopped and concurrent sweeps share the work.
+lock, so sweeps running at the same time into one file keep every row. Runs
+already in the file are skipped, so an interrupted sweep continues where it
+stopped; and a sweep claims each run before training it (a lock beside the
+file, released by the system even if the sweep is killed), so sweeps running
+at the same time share the work instead of training a run twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
+import sys
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..training import default_device, resolve_budget
+from ..data import NORMALIZATION
+from ..training import Budget, default_device, resolve_budget
 from ..utils import checks
-from ..utils.files import append_line, check_writable
-from .results import read_rows
+from ..utils.errors import ConfigurationError
+from ..utils.files import check_writable, claim, wait_for_claim
+from .results import append_row, read_rows, run_key
 from .runs import run
 
 
@@ -55,6 +61,15 @@ class Sweep:
                 **overrides["attention_options"],
             }
         return merged
+
+    def why_not_buildable(self, variant: str, budget: Budget, in_channels: int = 1) -> str | None:
+        """Why ``variant`` cannot be built on ``budget``'s network, or ``None`` if it can."""
+        fields = self.fields(variant)  # an unknown variant is the caller's mistake: it raises
+        try:
+            budget.model(**fields).build(in_channels=in_channels, num_classes=10)
+        except ValueError as error:
+            return str(error)
+        return None
 
 
 def _gates(*names: str) -> dict[str, dict]:
@@ -96,8 +111,23 @@ SWEEPS: dict[str, Sweep] = {
 }
 
 
-def _key(row: dict) -> tuple:
-    return (row["sweep"], row["variant"], row["seed"], row["budget"], row["dataset"])
+def claim_path(out: Path, key: tuple) -> Path:
+    """The lock file by which a sweep claims one run of ``out`` (in a hidden folder beside it)."""
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:20]
+    return out.parent / f".{out.name}.claims" / f"{digest}.lock"
+
+
+def buildable_variants(sweep: str, names: list[str], budget: Budget, dataset: str) -> list[str]:
+    """The variants of ``names`` that ``budget``'s network can build; says which it leaves out, and why."""
+    chosen, in_channels = SWEEPS[sweep], len(NORMALIZATION[dataset][0])
+    kept = []
+    for name in names:
+        reason = chosen.why_not_buildable(name, budget, in_channels)
+        if reason is None:
+            kept.append(name)
+        else:
+            print(f"{sweep}: skipping {name} on the {budget.name} budget: {reason}", file=sys.stderr)
+    return kept
 
 
 def run_sweep(
@@ -110,35 +140,77 @@ def run_sweep(
     progress: bool = True,
     variants: list[str] | None = None,
 ) -> list[dict]:
-    """Run every variant of ``sweep`` (or those named in ``variants``) for every seed.
+    """Run every variant of ``sweep`` (or those named in ``variants``) for every seed; returns ``out``'s rows.
 
-    Returns all rows in ``out``.
-
-    Another sweep may append to ``out`` meanwhile: the file is re-read before
-    each run, so a run that one of them finished is not repeated.
+    Variants that the budget's network cannot build (exactly ``C / 32`` units
+    of a 16-channel stage) are skipped, with a line saying why, unless named
+    in ``variants``: then the sweep refuses before any training. Runs already
+    in ``out`` are skipped; a run that another sweep has claimed is left to it,
+    and waited for at the end (and trained here if that sweep died first).
     """
     chosen = SWEEPS[checks.choice("sweep", sweep, SWEEPS)]
     names = [checks.choice(f"{sweep} variant", name, chosen.variants) for name in variants or chosen.variants]
-    seeds = [checks.seed("seed", seed) for seed in seeds]
+    seeds = list(dict.fromkeys(checks.seed("seed", seed) for seed in seeds))  # each seed once
+    dataset = checks.choice("dataset", dataset, NORMALIZATION)
+    out = Path(out)
     check_writable(out, "the results file")
     read_rows(out)  # a damaged file fails now, not after the first run
-    budget_name = resolve_budget(budget, default_device()).name
-    for seed in seeds:
-        for variant in names:
-            key = (sweep, variant, seed, budget_name, dataset)
-            if key in {_key(row) for row in read_rows(out) if "sweep" in row}:
-                continue
-            row = run(
-                chosen.fields(variant), dataset=dataset, budget=budget_name, seed=seed, progress=progress
+    resolved = resolve_budget(budget, default_device())
+    if variants:
+        channels = len(NORMALIZATION[dataset][0])
+        unbuildable = {
+            n: r for n in names if (r := chosen.why_not_buildable(n, resolved, channels)) is not None
+        }
+        if unbuildable:
+            name, reason = next(iter(unbuildable.items()))
+            raise ConfigurationError(
+                f"{sweep} variant {name} cannot be built on the {resolved.name} budget: {reason}"
             )
-            append_line(out, json.dumps({"sweep": sweep, "variant": variant, **row}))
+    names = buildable_variants(sweep, names, resolved, dataset)
+    pending = [(seed, variant) for seed in seeds for variant in names]
+    while pending:
+        claimed_elsewhere = []
+        for seed, variant in pending:
+            key = (sweep, variant, seed, resolved.name, dataset)
+            if _finished(out, key):
+                continue
+            with claim(claim_path(out, key)) as ours:
+                if not ours:
+                    claimed_elsewhere.append((seed, variant))
+                    continue
+                if _finished(out, key):  # finished by another sweep just before we claimed it
+                    continue
+                fields = chosen.fields(variant)
+                row = run(fields, dataset=dataset, budget=resolved.name, seed=seed, progress=progress)
+                append_row(out, {"sweep": sweep, "variant": variant, **row})
+        for seed, variant in claimed_elsewhere[:1]:  # wait for one; then look at all of them again
+            if progress:
+                print(
+                    f"{sweep}: waiting for {len(claimed_elsewhere)} runs another sweep is training",
+                    file=sys.stderr,
+                )
+            wait_for_claim(claim_path(out, (sweep, variant, seed, resolved.name, dataset)))
+        pending = claimed_elsewhere
     return read_rows(out)
 
 
-def summarize(rows: list[dict]) -> str:
-    """Mean, standard deviation and count of final test accuracy per (sweep, variant, budget)."""
+def _finished(out: Path, key: tuple) -> bool:
+    return any(run_key(row) == key for row in read_rows(out) if "sweep" in row)
+
+
+def summary_table(rows: list[dict]) -> str:
+    """Mean, standard deviation and count of final test accuracy per (sweep, variant, budget).
+
+    A run recorded twice (the same sweep, variant, seed, budget and dataset)
+    counts once: the first row.
+    """
     groups: dict[tuple, list[float]] = defaultdict(list)
+    seen = set()
     for row in rows:
+        if "sweep" in row:
+            if run_key(row) in seen:
+                continue
+            seen.add(run_key(row))
         variant = row.get("variant", row.get("attention") or "none")
         groups[(row.get("sweep", "-"), variant, row["budget"])].append(row["test_accuracy"])
     lines = [f"{'sweep':<14}{'variant':<12}{'budget':<8}{'seeds':>6}{'mean acc':>10}{'std':>8}"]

@@ -88,7 +88,7 @@ class TrainConfig:
         try:
             checks.positive_int("epochs", self.epochs)
             checks.seed("seed", self.seed)
-            checks.positive_finite("lr", self.lr)
+            checks.learning_rate("lr", self.lr)
         except (TypeError, ValueError) as error:
             raise ConfigurationError(str(error)) from None
         if not 0 <= self.label_smoothing < 1:

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..data import DeviceLoader
 from ..utils.provenance import device_name
-from .checkpoints import architecture, check_checkpoint_path, load_checkpoint, save_checkpoint
+from .checkpoints import architecture, check_checkpoint_path, holding, load_checkpoint, save_checkpoint
 from .config import Budget, TrainConfig, resolve_budget
 from .distributed import all_reduce_sum, world
 from .evaluation import evaluate
@@ -128,7 +128,8 @@ def fit(
         config: the hyperparameters; ``overrides`` (e.g. ``epochs=2``) replace
             single fields. With only ``budget`` given, its epochs and lr are used.
         checkpoint: file written after every epoch that ended healthy (atomically).
-            An existing file is never overwritten unless ``resume`` is set.
+            An existing file is never overwritten unless ``resume`` is set, and
+            two runs never train into one file at once.
         resume: continue from ``checkpoint`` if it exists (start afresh if not).
         progress: show a progress bar.
 
@@ -137,6 +138,12 @@ def fit(
             non-finite, or the test loss exploded; the checkpoint keeps the last
             healthy epoch.
         TrainingInterrupted: Ctrl-C; its message says what the checkpoint holds.
+        CheckpointWriteError: the checkpoint could not be written (a full disk);
+            its message says which epoch the file still holds.
+
+    Each history row records whether its test metrics averaged mirrored images
+    (``tta``); when a resumed run asks for the other kind, the final epoch is
+    evaluated again that way, so the last row always answers what was asked.
     """
     checkpoint = Path(checkpoint) if checkpoint else None
     check_checkpoint_path(checkpoint, resume)
@@ -171,44 +178,66 @@ def fit(
         "precision": precision.name,
     })  # fmt: skip
 
-    start_epoch = saved_epoch = None
-    if checkpoint and resume and checkpoint.is_file():
-        state = load_checkpoint(checkpoint, model, run_config)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        history.rows = list(state["history"])
-        start_epoch = saved_epoch = state["epoch"]
-    start_epoch = start_epoch or 0
-
-    bar = tqdm(
-        total=config.epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch,
-        disable=not progress or rank != 0, unit="step", dynamic_ncols=True,
-    )  # fmt: skip
-    with bar, reporting_stops(checkpoint, lambda: saved_epoch):
-        for epoch in range(start_epoch, config.epochs):
-            started = time.perf_counter()
-            train = train_epoch(
-                train_model, data.train, optimizer, scheduler, loss_fn, epoch,
-                precision=precision, scaler=scaler, num_classes=len(data.classes), bar=bar,
-            )  # fmt: skip
-            test_loss, test_accuracy = evaluate(model, data.test, tta=config.tta, precision=precision)
-            check_test_loss(test_loss, len(data.classes), epoch, steps_per_epoch, train["lr"])
-            history.append(
-                epoch=epoch + 1, train_loss=train["train_loss"], train_accuracy=train["train_accuracy"],
-                test_loss=test_loss, test_accuracy=test_accuracy, lr=train["lr"],
-                seconds=time.perf_counter() - started,
-            )  # fmt: skip
-            bar.set_postfix(epoch=epoch + 1, test_accuracy=f"{test_accuracy:.4f}")
-            if checkpoint:  # only after the epoch proved healthy: a kept checkpoint is a good one
-                if rank == 0:
-                    save_checkpoint(checkpoint, {
-                        "architecture": architecture(model), "config": run_config, "epoch": epoch + 1,
-                        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                        "history": history.rows,
-                    })  # fmt: skip
-                saved_epoch = epoch + 1
+    with holding(checkpoint):  # one run at a time trains into a checkpoint file
+        resuming = checkpoint and resume and checkpoint.is_file()
+        saved_epoch = (
+            _resume(checkpoint, model, optimizer, scheduler, scaler, history, run_config)
+            if resuming
+            else None
+        )
+        start_epoch = saved_epoch or 0
+        bar = tqdm(
+            total=config.epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch,
+            disable=not progress or rank != 0, unit="step", dynamic_ncols=True,
+        )  # fmt: skip
+        with bar, reporting_stops(checkpoint, lambda: saved_epoch):
+            for epoch in range(start_epoch, config.epochs):
+                started = time.perf_counter()
+                train = train_epoch(
+                    train_model, data.train, optimizer, scheduler, loss_fn, epoch,
+                    precision=precision, scaler=scaler, num_classes=len(data.classes), bar=bar,
+                )  # fmt: skip
+                test_loss, test_accuracy = evaluate(model, data.test, tta=config.tta, precision=precision)
+                check_test_loss(test_loss, len(data.classes), epoch, steps_per_epoch, train["lr"])
+                history.append(
+                    epoch=epoch + 1, train_loss=train["train_loss"], train_accuracy=train["train_accuracy"],
+                    test_loss=test_loss, test_accuracy=test_accuracy, lr=train["lr"],
+                    seconds=time.perf_counter() - started, tta=config.tta,
+                )  # fmt: skip
+                bar.set_postfix(epoch=epoch + 1, test_accuracy=f"{test_accuracy:.4f}")
+                if checkpoint:  # only after the epoch proved healthy: a kept checkpoint is a good one
+                    if rank == 0:
+                        _save(checkpoint, saved_epoch, {
+                            "architecture": architecture(model), "config": run_config, "epoch": epoch + 1,
+                            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                            "history": history.rows,
+                        })  # fmt: skip
+                    saved_epoch = epoch + 1
+            if history.rows and history.rows[-1]["tta"] != config.tta:  # resumed asking the other kind
+                test_loss, test_accuracy = evaluate(model, data.test, tta=config.tta, precision=precision)
+                last = {"test_loss": test_loss, "test_accuracy": test_accuracy, "tta": config.tta}
+                history.rows[-1] = {**history.rows[-1], **last}
     return history
+
+
+def _resume(checkpoint, model, optimizer, scheduler, scaler, history, run_config) -> int:
+    """Load a checkpoint into the run's objects, after checking all it holds; returns its epoch."""
+    state = load_checkpoint(checkpoint, model, run_config, optimizer)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    saved_tta = bool(state["config"].get("tta", False))  # for rows written before rows said
+    history.rows = [{"tta": saved_tta, **row} for row in state["history"]]
+    return state["epoch"]
+
+
+def _save(checkpoint: Path, saved_epoch: int | None, state: dict) -> None:
+    """Write one epoch's checkpoint; if that fails, the error says what the file still holds."""
+    kept = (
+        f"{checkpoint} still holds epoch {saved_epoch}: make room, then resume from it."
+        if saved_epoch else f"No checkpoint of this run exists at {checkpoint} yet."
+    )  # fmt: skip
+    save_checkpoint(checkpoint, state, kept)

@@ -56,6 +56,21 @@ def positive_finite(name: str, value: object) -> float:
     return value
 
 
+#: The largest float32: weights are kept in float32, so a learning rate beyond it overflows every update.
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+
+
+def learning_rate(name: str, value: object) -> float:
+    """``value`` if it is a positive finite number that float32 weights can be updated with."""
+    value = positive_finite(name, value)
+    if value > FLOAT32_MAX:
+        raise ValueError(
+            f"{name} must be at most {FLOAT32_MAX:.3g} (float32's largest number, the precision of the "
+            f"weights), got {value!r}."
+        )
+    return value
+
+
 def seed(name: str, value: object) -> int:
     """``value`` as an ``int`` if it is a whole number in :data:`SEED_RANGE`, else a clear error."""
     low, high = SEED_RANGE

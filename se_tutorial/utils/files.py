@@ -6,6 +6,7 @@
   several processes append to at once keeps every line.
 * :func:`check_writable` - an output path that cannot be written fails before
   the work that would fill it, not after.
+* :func:`claim` - one process at a time: a lock the system releases when its holder dies.
 * :func:`cache_dir` - where downloaded and decompressed files are kept.
 """
 
@@ -122,6 +123,57 @@ def _locked(file: IO, exclusive: bool) -> Iterator[None]:
         finally:
             file.seek(0)
             msvcrt.locking(file.fileno(), msvcrt.LK_UNLCK, 1)
+
+
+@contextlib.contextmanager
+def claim(path: str | Path) -> Iterator[bool]:
+    """Try to hold an exclusive lock on the file ``path`` (created if need be) for a while.
+
+    Yields ``True`` while this process holds it, ``False`` at once if another
+    process does: the way two processes agree that only one of them trains a
+    run or writes a checkpoint. The operating system releases the lock when
+    its holder exits, however it exits, so a killed process never leaves a
+    stale claim behind. The file stays (empty); it only carries the lock.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as file:
+        if not _try_lock(file):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            _unlock(file)
+
+
+def wait_for_claim(path: str | Path) -> None:
+    """Block until no process holds the claim on ``path`` (see :func:`claim`)."""
+    with open(path, "a+b") as file, _locked(file, exclusive=True):
+        pass
+
+
+def _try_lock(file: IO) -> bool:
+    if fcntl is not None:
+        try:
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+    file.seek(0)  # pragma: no cover - Windows
+    try:
+        msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
+    return True
+
+
+def _unlock(file: IO) -> None:
+    if fcntl is not None:
+        fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+    else:  # pragma: no cover - Windows
+        file.seek(0)
+        msvcrt.locking(file.fileno(), msvcrt.LK_UNLCK, 1)
 
 
 def append_line(path: str | Path, line: str) -> None:

@@ -6,11 +6,7 @@ import pytest
 import torch
 from fixtures import write_fashion_mnist
 
-from se_tutorial.data import (
-    CorruptDatasetError,
-    DatasetNotFoundError,
-    load_dataset,
-)
+from se_tutorial.data import CorruptDatasetError, DatasetNotFoundError, load_dataset
 from se_tutorial.data import fashion_mnist as data_module
 
 DEBIAN_COPY = Path("/usr/share/datasets/fashion-mnist")

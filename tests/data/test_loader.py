@@ -3,10 +3,7 @@
 import pytest
 import torch
 
-from se_tutorial.data import (
-    Augmentation,
-    DeviceLoader,
-)
+from se_tutorial.data import Augmentation, DeviceLoader
 
 
 def make_loader(count=100, batch_size=32, **options):

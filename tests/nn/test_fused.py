@@ -370,3 +370,16 @@ def test_a_saved_fused_model_loads_in_a_fresh_process(tmp_path):
         [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_a_fused_model_traces_with_fx_and_checks_its_input_dtype():
+    model = fuse_se(cifar_resnet(8, in_channels=1, attention="se", seed=0), mode=True).eval()
+    images = torch.randn(2, 1, 28, 28)
+    traced = torch.fx.symbolic_trace(model)
+    with torch.no_grad():
+        torch.testing.assert_close(traced(images), model(images))
+    with pytest.raises(TypeError, match=r"parameters are torch\.float32 but the input is torch\.float64"):
+        model(images.double())
+    double = fuse_se(cifar_resnet(8, in_channels=1, attention="se", seed=0).double(), mode=True).eval()
+    with torch.no_grad():
+        assert double(images.double()).dtype == torch.float64

@@ -11,7 +11,13 @@ import torch
 from fixtures import write_fashion_mnist
 
 from se_tutorial.studies import STUDIES, SWEEPS, Study, Sweep, compare, pairs_in_paper_order
-from se_tutorial.studies.ablations import SAME_AS_STANDARD, STANDARD_SE, accuracies, own_variants
+from se_tutorial.studies.ablations import (
+    SAME_AS_STANDARD,
+    STANDARD_SE,
+    accuracies,
+    own_variants,
+    why_not_buildable,
+)
 from se_tutorial.training import BUDGETS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +109,24 @@ def test_compare_needs_the_baseline_and_two_shared_seeds_for_an_interval():
     rows = [row("toy", "a", 0, 0.9), row("toy", "a", 1, 0.9), row("toy", "b", 1, 0.8)]
     (b,) = compare(rows, STUDY, ["b"], "brief")
     assert b.difference is None and b.summary.n == 1
+    assert (b.ours, b.agreement) == ("too few shared seeds", "-")  # never mistaken for the baseline
+    disjoint = [
+        row("toy", "a", 0, 0.9),
+        row("toy", "a", 1, 0.9),
+        row("toy", "c", 5, 0.8),
+        row("toy", "c", 6, 0.8),
+    ]
+    (c,) = compare(disjoint, STUDY, ["c"], "brief")
+    assert c.ours == "too few shared seeds" and not c.is_baseline
+
+
+def test_why_not_buildable_names_an_unknown_sweep_or_budget():
+    with pytest.raises(ValueError, match="unknown sweep 'nope'"):
+        why_not_buildable("nope", "r=2", "brief")
+    with pytest.raises(ValueError, match="unknown budget 'huge'"):
+        why_not_buildable("reduction-ratio", "r=2", "huge")
+    with pytest.raises(ValueError, match="unknown variant 'r=3'"):
+        why_not_buildable("reduction-ratio", "r=3", "brief")
 
 
 def test_pairs_in_paper_order_counts_agreeing_pairs_and_ties_as_disagreeing():

@@ -16,6 +16,12 @@ def test_t_quantiles_match_the_printed_table(probability, df, table):
     assert t_quantile(probability, df) == pytest.approx(table, abs=5e-4)
 
 
+def test_extreme_quantiles_are_exact():
+    # Printed tables: t(0.9995, 1) = 636.619, t(0.9995, 2) = 31.599.
+    assert t_quantile(0.9995, 1) == pytest.approx(636.619, abs=1e-3)
+    assert t_quantile(0.9995, 2) == pytest.approx(31.599, abs=1e-3)
+
+
 def test_t_approaches_the_normal_distribution():
     assert t_quantile(0.975, 10_000) == pytest.approx(1.960, abs=1e-3)
 
@@ -74,6 +80,15 @@ def test_identical_differences_have_no_spread_and_a_degenerate_test():
         (lambda: t_quantile(1.0, 3), "probability"),
         (lambda: t_quantile(0.9, 0), "degree"),
         (lambda: sign_test([0.9, 0.8], [0.91]), "equal counts"),
+        (lambda: summarize([0.9, float("nan")]), r"item 1 is nan; a NaN or infinite accuracy"),
+        (lambda: paired_difference([0.9, float("inf")], [0.9, 0.8]), "item 1 is inf"),
+        (lambda: sign_test([0.9, 0.8], [float("nan"), 0.8]), "item 0 is nan"),
+        (lambda: paired_difference([0.9, 0.8], [0.91, 0.81], confidence=0), "between 0 and 1"),
+        (lambda: paired_difference([0.9, 0.8], [0.91, 0.81], confidence=1), "between 0 and 1"),
+        (lambda: paired_difference([0.9, 0.8], [0.91, 0.81], confidence=95), r"pass 0\.95 for 95%"),
+        (lambda: t_quantile(0.975, float("nan")), "whole number of degrees of freedom"),
+        (lambda: t_quantile(0.975, 2.5), "whole number of degrees of freedom"),
+        (lambda: t_quantile(float("nan"), 3), "probability"),
     ],
 )
 def test_bad_input_is_reported(call, message):

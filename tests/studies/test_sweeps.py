@@ -1,5 +1,7 @@
 """Every variant of every named sweep builds the model its name says, from shared initial weights."""
 
+import json
+
 import pytest
 import torch
 from fixtures import write_fashion_mnist
@@ -7,9 +9,13 @@ from fixtures import write_fashion_mnist
 from se_tutorial import SEBlock, cifar_resnet
 from se_tutorial.nn import ResidualBlock
 from se_tutorial.studies import SWEEPS, read_rows, run_sweep
-from se_tutorial.studies.sweeps import summarize
+from se_tutorial.studies.sweeps import summary_table
 from se_tutorial.training import BUDGETS
 
+GOOD_ROW = json.dumps(
+    {"sweep": "se-vs-plain", "variant": "resnet", "seed": 0, "budget": "smoke", "dataset": "fashion-mnist",
+     "test_accuracy": 0.9}
+)  # fmt: skip
 VARIANTS = [(name, variant) for name, sweep in SWEEPS.items() for variant in sweep.variants]
 
 
@@ -127,12 +133,40 @@ def test_sweep_writes_one_row_per_run_and_skips_finished_runs(tmp_path, monkeypa
         "se_tutorial.studies.sweeps.run", lambda *a, **kw: calls.append(kw) or pytest.fail("rerun")
     )
     assert len(run_sweep("se-vs-plain", [0], out, budget="smoke")) == 2 and not calls
-    assert "se-resnet" in summarize(rows)
+    assert "se-resnet" in summary_table(rows)
 
 
 def test_sweep_reports_a_damaged_results_file(tmp_path):
-
     out = tmp_path / "sweep.jsonl"
-    out.write_text('{"ok": 1}\n{broken\n')
+    out.write_text(GOOD_ROW + "\n{broken\n")
     with pytest.raises(ValueError, match="line 2, is not valid JSON"):
         read_rows(out)
+
+
+@pytest.mark.slow
+def test_a_sweep_skips_the_variants_its_budget_cannot_build_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist", train=384, test=128)))
+    rows = run_sweep("reduction-ratio", [0, 1], tmp_path / "rows.jsonl", budget="smoke", progress=False)
+    assert sorted((r["seed"], r["variant"]) for r in rows) == [
+        (seed, f"r={r}") for seed in (0, 1) for r in sorted((16, 2, 4, 8), key=str)
+    ]
+    assert "reduction-ratio: skipping r=32 on the smoke budget: 16 channels" in capsys.readouterr().err
+
+
+def test_a_sweep_asked_for_an_unbuildable_variant_refuses_before_training(tmp_path, monkeypatch):
+    from se_tutorial.utils.errors import ConfigurationError
+
+    monkeypatch.setattr("se_tutorial.studies.sweeps.run", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ConfigurationError, match="r=32 cannot be built on the smoke budget"):
+        run_sweep("reduction-ratio", [0], tmp_path / "rows.jsonl", budget="smoke", variants=["r=2", "r=32"])
+
+
+def test_each_seed_runs_once_even_when_named_twice(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        "se_tutorial.studies.sweeps.run",
+        lambda fields, **options: calls.append(options["seed"]) or {"seed": options["seed"], "budget": "smoke",
+                                                                   "dataset": "fashion-mnist", "test_accuracy": 0.5},
+    )  # fmt: skip
+    rows = run_sweep("se-vs-plain", [1, 1, 0], tmp_path / "rows.jsonl", budget="smoke", variants=["resnet"])
+    assert calls == [1, 0] and [r["seed"] for r in rows] == [1, 0]

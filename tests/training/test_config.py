@@ -4,10 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from se_tutorial.training import (
-    TrainConfig,
-    resolve_budget,
-)
+from se_tutorial.training import TrainConfig, resolve_budget
 
 ROOT = Path(__file__).resolve().parents[2]
 

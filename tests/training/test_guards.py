@@ -6,13 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from se_tutorial.training import (
-    NonFiniteLossError,
-    TrainConfig,
-    TrainingDivergedError,
-    fit,
-    make_optimizer,
-)
+from se_tutorial.training import NonFiniteLossError, TrainConfig, TrainingDivergedError, fit, make_optimizer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,12 +6,7 @@ from pathlib import Path
 import pytest
 from fixtures import TINY, tiny_model, write_fashion_mnist
 
-from se_tutorial.training import (
-    TrainConfig,
-    confusion_matrix,
-    fit,
-    prepare_data,
-)
+from se_tutorial.training import TrainConfig, confusion_matrix, fit, prepare_data
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,9 +6,7 @@ import pytest
 from fixtures import write_fashion_mnist
 
 from se_tutorial.data import Augmentation, load_dataset
-from se_tutorial.training import (
-    prepare_data,
-)
+from se_tutorial.training import prepare_data
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,12 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from se_tutorial.data.fashion_mnist import OutputPathError, atomic_write, check_writable
-from se_tutorial.studies.results import read_text_locked
-from se_tutorial.studies.runs import provenance
-from se_tutorial.studies.sweeps import append_line
-from se_tutorial.utils.files import atomic_write_text
-from se_tutorial.utils.provenance import git_commit
+from se_tutorial.utils.files import (
+    OutputPathError,
+    append_line,
+    atomic_write,
+    atomic_write_text,
+    check_writable,
+    claim,
+    read_text_locked,
+)
+from se_tutorial.utils.provenance import git_commit, provenance
 
 
 def test_atomic_write_replaces_the_file_whole(tmp_path):
@@ -85,7 +89,7 @@ def test_commit_is_dirty_for_changed_code_but_not_for_rewritten_results(tmp_path
 ROOT = Path(__file__).resolve().parents[2]
 APPENDER = """
 import json, sys
-from se_tutorial.studies.sweeps import append_line
+from se_tutorial.utils.files import append_line
 path, writer, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for index in range(count):
     append_line(path, json.dumps({"writer": writer, "index": index, "padding": "x" * 2000}))
@@ -121,7 +125,7 @@ def test_an_append_after_a_torn_line_starts_a_line_of_its_own(tmp_path):
 KILLED_WRITER = """
 import sys, time
 from pathlib import Path
-from se_tutorial.data.fashion_mnist import atomic_write
+from se_tutorial.utils.files import atomic_write
 
 def write(file):
     file.write(b"half of a")
@@ -220,3 +224,41 @@ def test_an_installed_copy_in_an_ignored_virtual_environment_is_unknown(tmp_path
     (installed / "core.py").write_text("a = 1\n")
     assert git_commit(installed).startswith("unknown (")
     assert git_commit(repo / "pkg") == head(repo)
+
+
+# --- claims: one process at a time ------------------------------------------------
+
+
+def test_a_claim_is_held_by_one_holder_at_a_time(tmp_path):
+    lock = tmp_path / "claims" / "run.lock"
+    with claim(lock) as first:
+        with claim(lock) as second:
+            assert first and not second
+    with claim(lock) as again:
+        assert again
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from se_tutorial.utils.files import claim
+with claim(Path(sys.argv[1])) as ours:
+    Path(sys.argv[2]).write_text(str(ours))
+    time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_holder_leaves_no_stale_claim(tmp_path):
+    lock, ready = tmp_path / "run.lock", tmp_path / "ready"
+    holder = python("-c", HOLDER, str(lock), str(ready))
+    deadline = time.monotonic() + 60
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.read_text() == "True"
+    with claim(lock) as ours:
+        assert not ours
+    holder.send_signal(signal.SIGKILL)  # no cleanup can run
+    holder.wait(timeout=30)
+    with claim(lock) as ours:
+        assert ours

@@ -75,7 +75,8 @@ class FusedSETail:
         self.block, self.mode = block, mode
 
     def __call__(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
-        if not use_fused(self.mode, out):
+        # torch.fx traces the readable tail: the same computation, as ops a graph can hold.
+        if isinstance(out, torch.fx.Proxy) or not use_fused(self.mode, out):
             return type(self.block).join(self.block, out, identity)
         return se_residual(self.block.attention, out, identity)
 
