@@ -23,7 +23,7 @@ from ..data import DeviceLoader
 from ..utils.provenance import device_name
 from .checkpoints import architecture, check_checkpoint_path, holding, load_checkpoint, save_checkpoint
 from .config import Budget, TrainConfig, resolve_budget
-from .distributed import all_reduce_sum, world
+from .distributed import all_reduce_sum, per_parameter_allreduce, world
 from .evaluation import evaluate
 from .guards import DivergenceWatch, check_test_loss, reporting_stops
 from .history import History
@@ -165,6 +165,7 @@ def fit(
     if world_size > 1:
         device_ids = [device] if device.type == "cuda" else None
         train_model = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+        train_model.register_comm_hook(None, per_parameter_allreduce)  # makes resuming exact
     if config.compile:
         train_model = torch.compile(train_model)
 
