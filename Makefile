@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test lint unit slow nbval browser notebooks sync-url benchmarks clean
+.PHONY: book test system lint unit slow nbval browser notebooks sync-url benchmarks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 ## Every check: lint, fast and slow tests and doctests, the notebooks under nbval, the built book in a browser.
-test: lint unit slow nbval browser
+test: system lint unit slow nbval browser
+
+## The Debian packages the checks need (dataset-fashion-mnist, chromium), installed when
+## missing and run as root; otherwise one line names the command to run.
+system:
+	book/scripts/system_packages.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
