@@ -1,4 +1,5 @@
-"""Copy ``repository.url`` from _config.yml into every notebook's set-up cell and Colab badge.
+"""Copy ``repository.url`` from _config.yml into every notebook's set-up cell and Colab badge,
+and into the install commands of the introduction and the README.
 
     python book/scripts/sync_repository_url.py          # rewrite notebooks that differ
     python book/scripts/sync_repository_url.py --check  # exit 1 if any differs
@@ -24,6 +25,9 @@ from se_tutorial.utils.files import atomic_write_text
 ROOT = Path(__file__).resolve().parents[2]
 LINE = re.compile(r'^REPOSITORY = "[^"]*"', re.MULTILINE)
 BADGE = re.compile(r"\(https://colab\.research\.google\.com/github/[^)]*\)")
+INSTALL = re.compile(r"git\+https://github\.com/[^\s\"'`]*")
+#: Pages whose `pip install "git+..."` line names the repository.
+INSTALL_PAGES = ("book/intro.md", "README.md")
 
 
 def colab_url(repository: str, branch: str, notebook: Path) -> str:
@@ -57,6 +61,13 @@ def main(arguments: list[str]) -> int:
             stale.append(path.name)
             if "--check" not in arguments:
                 atomic_write_text(path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    for name in INSTALL_PAGES:
+        text = (ROOT / name).read_text()
+        updated = INSTALL.sub(f"git+{url}", text)
+        if updated != text:
+            stale.append(name)
+            if "--check" not in arguments:
+                atomic_write_text(ROOT / name, updated)
     verb = "differ from" if "--check" in arguments else "updated to"
     for name in stale:
         print(f"{name}: {verb} {url}")

@@ -3,11 +3,14 @@
 A chapter opened from a clone of the repository finds ``book/results/...`` in
 the clone. In Colab only the package is installed, so :func:`repository_file`
 fetches the file from the repository that the chapter's set-up cell names
-(``REPOSITORY``) into the cache folder.
+(``REPOSITORY``) into the cache folder; ``$SE_TUTORIAL_REPOSITORY_FILES``, when
+set, names a server that holds the same files as ``<ref>/<path>`` instead (a
+mirror, or the test that runs a chapter as Colab does).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -23,9 +26,14 @@ class RepositoryFileError(SETutorialError, FileNotFoundError):
 def raw_url(repository: str, path: str, ref: str = "main") -> str:
     """Where GitHub serves ``path`` of ``repository`` at ``ref`` as a plain file.
 
+    With ``$SE_TUTORIAL_REPOSITORY_FILES`` set, ``<that address>/<ref>/<path>`` instead.
+
     >>> raw_url("https://github.com/se-tutorial/se-tutorial", "book/results/a.jsonl")
     'https://raw.githubusercontent.com/se-tutorial/se-tutorial/main/book/results/a.jsonl'
     """
+    mirror = os.environ.get("SE_TUTORIAL_REPOSITORY_FILES")
+    if mirror:
+        return f"{mirror.rstrip('/')}/{ref}/{path}"
     match = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", repository)
     if not match:
         raise ValueError(
