@@ -1,0 +1,109 @@
+"""Results rows as the tables a chapter shows: one line of provenance, accuracies by seed, paired comparisons.
+
+A chapter shows its results with a call or two; the formatting lives here,
+tested, instead of on the page. The tables are pandas DataFrames, which the
+book renders as HTML tables that reflow on a narrow screen. Their cells are
+formatted text (``"92.24%"``, ``"[-1.63, +0.15]"``), so the numbers that the
+prose under a table quotes are exactly the ones the reader sees in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+from ..studies.stats import paired_difference, summarize
+
+
+def provenance(rows: Iterable[dict], width: int | None = None) -> str:
+    """Where a set of runs came from, in one line: runs, budget, seeds, device, torch, commits, dates.
+
+    With ``width``, the line breaks between its items to fit that many characters.
+
+    >>> rows = [{"budget": "brief", "seed": s, "device": "CPU (x86_64, 2 threads)", "torch": "2.4",
+    ...          "commit": "61dadcb", "date": f"2026-11-2{s}T16:00:00+00:00"} for s in (0, 1, 2)]
+    >>> provenance(rows)
+    '3 runs, brief budget, seeds 0-2, CPU (x86_64, 2 threads), torch 2.4, commit 61dadcb, 2026-11-20 to 2026-11-22'
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("no runs to describe; read a results file with runs of this budget first.")
+
+    def values(key: str) -> list:
+        return sorted({str(row[key]) for row in rows})
+
+    seeds = sorted({row["seed"] for row in rows})
+    contiguous = seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2
+    seed_text = f"seeds {seeds[0]}-{seeds[-1]}" if contiguous else "seeds " + ", ".join(map(str, seeds))
+    dates = sorted(row["date"][:10] for row in rows)
+    when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+    commits = values("commit")
+    items = ([
+        f"{len(rows)} runs", " and ".join(values("budget")) + " budget", seed_text, *values("device"),
+        "torch " + " and ".join(values("torch")), ("commit " if len(commits) == 1 else "commits ")
+        + ", ".join(commits), when,
+    ])  # fmt: skip
+    lines = [items[0]]
+    for item in items[1:]:
+        if width is not None and len(lines[-1]) + 2 + len(item) + 1 > width:  # room for a comma
+            lines[-1] += ","
+            lines.append(item)
+        else:
+            lines[-1] += ", " + item
+    return "\n".join(lines)
+
+
+def _by_seed(rows: Iterable[dict], variant: str) -> dict[int, float]:
+    return {row["seed"]: row["test_accuracy"] for row in rows if row.get("variant") == variant}
+
+
+def accuracies_by_seed(rows: Iterable[dict], labels: Mapping[str, str]) -> pd.DataFrame:
+    """Final test accuracy per seed (rows) and model (columns), and each model minus the first, in points.
+
+    ``labels`` maps each variant to its column's name, in order; the first is
+    the one the others are compared with. Only seeds every model has are shown.
+    """
+    rows = list(rows)
+    runs = {label: _by_seed(rows, variant) for variant, label in labels.items()}
+    seeds = sorted(set.intersection(*(set(r) for r in runs.values())))
+    if not seeds:
+        raise ValueError(
+            f"no seed has runs of every model ({', '.join(labels)}); run the missing ones first."
+        )
+    (first, base), *others = runs.items()
+    table = {label: [f"{runs[label][s]:.2%}" for s in seeds] for label in runs}
+    for label, accuracy in others:
+        table[f"{label} - {first}"] = [f"{(accuracy[s] - base[s]) * 100:+.2f}" for s in seeds]
+    return pd.DataFrame(table, index=pd.Index(seeds, name="seed"))
+
+
+def paired_summary(rows: Iterable[dict], labels: Mapping[str, str], confidence: float = 0.95) -> pd.DataFrame:
+    """Each model's accuracy over seeds and, paired by seed, its difference from the first model.
+
+    Columns: seeds, mean and standard deviation of the accuracy; then, for
+    every model but the first, the mean difference in points, its confidence
+    interval (Student's t), how many seeds came out higher and lower, and the
+    paired t test's p-value.
+    """
+    rows = list(rows)
+    runs = {label: _by_seed(rows, variant) for variant, label in labels.items()}
+    (first, base), *_ = runs.items()
+    table = []
+    for label, accuracy in runs.items():
+        summary = summarize(list(accuracy.values()))
+        line = {
+            "model": label, "seeds": summary.n, "mean": f"{summary.mean:.2%}",
+            "std (points)": f"{summary.std * 100:.2f}", "difference (points)": "-",
+            f"{confidence:.0%} interval": "-", "higher / lower": "-", "p (paired t)": "-",
+        }  # fmt: skip
+        shared = sorted(set(accuracy) & set(base))
+        if label != first and len(shared) >= 2:
+            d = paired_difference([base[s] for s in shared], [accuracy[s] for s in shared], confidence)
+            line.update({
+                "difference (points)": f"{d.mean * 100:+.2f}",
+                f"{confidence:.0%} interval": f"[{d.low * 100:+.2f}, {d.high * 100:+.2f}]",
+                "higher / lower": f"{d.higher} / {d.lower}", "p (paired t)": f"{d.p_value:.2f}",
+            })  # fmt: skip
+        table.append(line)
+    return pd.DataFrame(table).set_index("model")

@@ -1,0 +1,66 @@
+"""The tables chapters show, against hand computations: what the prose quotes is what the table says."""
+
+import math
+
+import pytest
+
+from se_tutorial.book.report import accuracies_by_seed, paired_summary, provenance
+
+# Chapter 5's stored runs (brief budget, seeds 0-2), as fractions.
+PLAIN = {0: 0.9224, 1: 0.9215, 2: 0.9224}
+WITH_SE = {0: 0.9111, 1: 0.9148, 2: 0.9182}
+LABELS = {"resnet": "ResNet", "se-resnet": "SE-ResNet"}
+
+
+def rows(extra=()):
+    made = [
+        {"variant": variant, "seed": seed, "test_accuracy": accuracy, "budget": "brief", "device": "CPU",
+         "torch": "2.14", "commit": "61dadcb", "date": "2026-11-26T16:43:11+00:00"}
+        for variant, runs in (("resnet", PLAIN), ("se-resnet", WITH_SE))
+        for seed, accuracy in runs.items()
+    ]  # fmt: skip
+    return made + list(extra)
+
+
+def test_accuracies_by_seed_show_each_pair_and_its_difference():
+    table = accuracies_by_seed(rows(), LABELS)
+    assert list(table.index) == [0, 1, 2]
+    assert list(table["ResNet"]) == ["92.24%", "92.15%", "92.24%"]
+    assert list(table["SE-ResNet - ResNet"]) == ["-1.13", "-0.67", "-0.42"]
+
+
+def test_the_paired_summary_by_hand():
+    table = paired_summary(rows(), LABELS)
+    plain, se = table.loc["ResNet"], table.loc["SE-ResNet"]
+    assert (plain["mean"], plain["std (points)"], plain["difference (points)"]) == ("92.21%", "0.05", "-")
+    # Differences -1.13, -0.67, -0.42 points: mean -0.74, sd 0.360, t(0.975, 2) = 4.303.
+    differences = [-1.13, -0.67, -0.42]
+    mean = sum(differences) / 3
+    sd = math.sqrt(sum((d - mean) ** 2 for d in differences) / 2)
+    half = 4.302653 * sd / math.sqrt(3)
+    assert se["difference (points)"] == f"{mean:+.2f}" == "-0.74"
+    assert se["95% interval"] == f"[{mean - half:+.2f}, {mean + half:+.2f}]" == "[-1.63, +0.15]"
+    assert se["higher / lower"] == "0 / 3"
+    # With 2 degrees of freedom, P(|T| > t) = 1 - t / sqrt(2 + t^2).
+    t = abs(mean) / (sd / math.sqrt(3))
+    assert se["p (paired t)"] == f"{1 - t / math.sqrt(2 + t * t):.2f}"
+
+
+def test_only_seeds_both_models_have_are_paired():
+    extra = [{"variant": "resnet", "seed": 7, "test_accuracy": 0.5, "budget": "brief", "device": "CPU",
+              "torch": "2.14", "commit": "61dadcb", "date": "2026-11-27T10:00:00+00:00"}]  # fmt: skip
+    assert list(accuracies_by_seed(rows(extra), LABELS).index) == [0, 1, 2]
+    assert paired_summary(rows(extra), LABELS).loc["SE-ResNet", "difference (points)"] == "-0.74"
+    with pytest.raises(ValueError, match="no seed has runs of every model"):
+        accuracies_by_seed(extra, LABELS)
+
+
+def test_provenance_is_one_line_naming_everything_a_number_depends_on():
+    line = provenance(rows())
+    assert line == "6 runs, brief budget, seeds 0-2, CPU, torch 2.14, commit 61dadcb, 2026-11-26"
+    odd = [dict(row, seed=row["seed"] * 2, commit=f"c{row['seed']}") for row in rows()]
+    assert "seeds 0, 2, 4" in provenance(odd) and "commits c0, c1, c2" in provenance(odd)
+    wrapped = provenance(rows(), width=40)
+    assert wrapped.replace(",\n", ", ") == line and all(len(part) <= 40 for part in wrapped.splitlines())
+    with pytest.raises(ValueError, match="no runs to describe"):
+        provenance([])
