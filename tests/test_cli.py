@@ -319,14 +319,19 @@ def test_a_checkpoint_another_run_trains_into_is_refused_at_once(tmp_path, capsy
     assert exit_info.value.code == 2 and "another run is training into --checkpoint" in error
 
 
-@pytest.mark.slow
-def test_a_full_disk_for_the_results_row_prints_the_row_instead(tmp_path, monkeypatch, capsys):
+def full_disk(monkeypatch, tmp_path, writer: str) -> None:
+    """Data for a smoke run, and a disk that is full for se_tutorial.studies.results' ``writer``."""
     monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist")))
 
     def full(path, text):
-        raise OSError(28, "No space left on device")
+        raise OSError(28, "No space left on device")  # ENOSPC, as a full disk raises it
 
-    monkeypatch.setattr("se_tutorial.studies.results.atomic_write_text", full)
+    monkeypatch.setattr(f"se_tutorial.studies.results.{writer}", full)
+
+
+@pytest.mark.slow
+def test_a_full_disk_for_the_results_row_prints_the_row_instead(tmp_path, monkeypatch, capsys):
+    full_disk(monkeypatch, tmp_path, "atomic_write_text")
     out = tmp_path / "run.json"
     assert main(["train", "--budget", "smoke", "--no-progress", "--out", str(out)]) == 1
     captured = capsys.readouterr()
@@ -338,12 +343,7 @@ def test_a_full_disk_for_the_results_row_prints_the_row_instead(tmp_path, monkey
 
 @pytest.mark.slow
 def test_a_full_disk_during_a_sweep_prints_the_finished_row(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist")))
-
-    def full(path, line):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr("se_tutorial.studies.results.append_line", full)
+    full_disk(monkeypatch, tmp_path, "append_line")
     out = tmp_path / "rows.jsonl"
     argv = ["sweep", "se-vs-plain", "--seeds", "0", "--budget", "smoke", "--no-progress", "--out", str(out)]
     assert main(argv) == 1
