@@ -61,6 +61,23 @@ def make_optimizer(
     return optimizer, scheduler
 
 
+def learning_rates(config: TrainConfig, total_steps: int) -> list[float]:
+    """The learning rate of each of ``total_steps`` steps under :func:`make_optimizer`'s schedule.
+
+    >>> rates = learning_rates(TrainConfig(lr=0.4), 100)
+    >>> rates[0], max(rates), rates.index(max(rates))  # the peak ends the first quarter
+    (0.02, 0.4, 24)
+    """
+    parameter = nn.Parameter(torch.zeros(1))
+    optimizer, scheduler = make_optimizer(nn.ParameterList([parameter]), config, total_steps)
+    rates = []
+    for _ in range(total_steps):
+        rates.append(scheduler.get_last_lr()[0])
+        optimizer.step()  # no gradients: nothing changes but the schedule's count
+        scheduler.step()
+    return rates
+
+
 def train_epoch(
     model: nn.Module,
     loader: DeviceLoader,

@@ -14,7 +14,14 @@ from fixtures import tiny_model
 from torch import nn
 
 from se_tutorial.data import DeviceLoader
-from se_tutorial.training import TrainConfig, confusion_matrix, evaluate, make_optimizer, predict
+from se_tutorial.training import (
+    TrainConfig,
+    confusion_matrix,
+    evaluate,
+    learning_rates,
+    make_optimizer,
+    predict,
+)
 
 # --- evaluation -------------------------------------------------------------
 
@@ -170,6 +177,9 @@ def test_learning_rate_of_every_step_follows_the_one_cycle_schedule(total, lr, w
     for groups in seen:
         assert len({rate for rate, _, _ in groups}) == 1  # both groups share one rate
     assert [groups[0][0] for groups in seen] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert learning_rates(TrainConfig(lr=lr, warmup=warmup), total) == pytest.approx(
+        expected, rel=1e-9, abs=1e-12
+    )
     assert seen[0][0][0] == pytest.approx(lr / 20)
     assert seen[warmup_steps - 1][0][0] == pytest.approx(lr)
     assert seen[-1][0][0] == pytest.approx(lr / 4000)
