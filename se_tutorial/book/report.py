@@ -54,6 +54,23 @@ def provenance(rows: Iterable[dict], width: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def made_by(sweep: str, rows: Iterable[dict], budget: str, name: str | None = None) -> str:
+    """The command that made ``rows``, on two lines that fit the page.
+
+    The results file is ``book/results/<name>_<budget>.jsonl``, as
+    :func:`~.repository.stored_runs` reads it (``name`` defaults to the sweep's).
+
+    >>> print(made_by("se-vs-plain", [{"seed": 0}, {"seed": 1}], "brief"))
+    made by: python -m se_tutorial sweep se-vs-plain \\
+        --seeds 0 1 --budget brief --out book/results/se_vs_plain_brief.jsonl
+    """
+    seeds = " ".join(str(seed) for seed in sorted({row["seed"] for row in rows}))
+    out = f"book/results/{name or sweep.replace('-', '_')}_{budget}.jsonl"
+    return (
+        f"made by: python -m se_tutorial sweep {sweep} \\\n    --seeds {seeds} --budget {budget} --out {out}"
+    )
+
+
 def _by_seed(rows: Iterable[dict], variant: str) -> dict[int, float]:
     return {row["seed"]: row["test_accuracy"] for row in rows if row.get("variant") == variant}
 
@@ -81,29 +98,28 @@ def accuracies_by_seed(rows: Iterable[dict], labels: Mapping[str, str]) -> pd.Da
 def paired_summary(rows: Iterable[dict], labels: Mapping[str, str], confidence: float = 0.95) -> pd.DataFrame:
     """Each model's accuracy over seeds and, paired by seed, its difference from the first model.
 
-    Columns: seeds, mean and standard deviation of the accuracy; then, for
-    every model but the first, the mean difference in points, its confidence
-    interval (Student's t), how many seeds came out higher and lower, and the
-    paired t test's p-value.
+    One column per model (so the table stays narrow enough for a phone) and
+    one row per statistic: seeds, mean and standard deviation of the accuracy;
+    then, for every model but the first, the mean difference in points, its
+    confidence interval (Student's t), how many seeds came out higher and
+    lower, and the paired t test's p-value.
     """
     rows = list(rows)
     runs = {label: _by_seed(rows, variant) for variant, label in labels.items()}
     (first, base), *_ = runs.items()
-    table = []
+    interval = f"{confidence:.0%} interval"
+    names = ["seeds", "mean accuracy", "std (points)", f"minus {first} (points)", interval,
+             "seeds higher / lower", "p (paired t)"]  # fmt: skip
+    table = {}
     for label, accuracy in runs.items():
         summary = summarize(list(accuracy.values()))
-        line = {
-            "model": label, "seeds": summary.n, "mean": f"{summary.mean:.2%}",
-            "std (points)": f"{summary.std * 100:.2f}", "difference (points)": "-",
-            f"{confidence:.0%} interval": "-", "higher / lower": "-", "p (paired t)": "-",
-        }  # fmt: skip
+        column = [str(summary.n), f"{summary.mean:.2%}", f"{summary.std * 100:.2f}", "-", "-", "-", "-"]
         shared = sorted(set(accuracy) & set(base))
         if label != first and len(shared) >= 2:
             d = paired_difference([base[s] for s in shared], [accuracy[s] for s in shared], confidence)
-            line.update({
-                "difference (points)": f"{d.mean * 100:+.2f}",
-                f"{confidence:.0%} interval": f"[{d.low * 100:+.2f}, {d.high * 100:+.2f}]",
-                "higher / lower": f"{d.higher} / {d.lower}", "p (paired t)": f"{d.p_value:.2f}",
-            })  # fmt: skip
-        table.append(line)
-    return pd.DataFrame(table).set_index("model")
+            column[3:] = [
+                f"{d.mean * 100:+.2f}", f"[{d.low * 100:+.2f}, {d.high * 100:+.2f}]",
+                f"{d.higher} / {d.lower}", f"{d.p_value:.2f}",
+            ]  # fmt: skip
+        table[label] = column
+    return pd.DataFrame(table, index=pd.Index(names, name="over seeds"))

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
 
+from ..studies.results import read_rows
+from ..studies.sweeps import run_sweep
 from ..utils.errors import SETutorialError
 from ..utils.fetch import DOWNLOAD_TIMEOUT, FetchError, fetch
 from ..utils.files import atomic_write, cache_dir
@@ -70,3 +73,32 @@ def repository_file(path: str, repository: str, *, ref: str = "main") -> Path:
         ) from None
     target = cache_dir() / "repository" / ref / path
     return atomic_write(target, lambda file: file.write(payload))
+
+
+def stored_runs(
+    sweep: str, budget: str, repository: str, *, name: str | None = None
+) -> tuple[list[dict], str]:
+    """The runs of ``sweep`` a chapter shows, and the budget they come from: ``(rows, budget)``.
+
+    Under the ``smoke`` budget (the book's tests) two seeds of the sweep run
+    live, so every code path runs. Otherwise the rows come from the
+    repository's ``book/results/<name>_<budget>.jsonl`` (``name`` defaults to
+    the sweep's, with ``_`` for ``-``), fetched when the chapter is not in a
+    clone; where the repository has no runs for ``budget``, the ``brief``
+    budget's are shown instead, and a printed line says so.
+    """
+    name = name or sweep.replace("-", "_")
+    if budget == "smoke":
+        path = Path(tempfile.mkdtemp()) / f"{name}_smoke.jsonl"
+        run_sweep(sweep, [0, 1], path, budget="smoke", progress=False)
+    else:
+        try:
+            path = repository_file(f"book/results/{name}_{budget}.jsonl", repository)
+        except RepositoryFileError:
+            print(f"no stored runs of {sweep} for the {budget} budget; showing the brief budget's")
+            budget = "brief"
+            path = repository_file(f"book/results/{name}_{budget}.jsonl", repository)
+    rows = [row for row in read_rows(path) if row.get("sweep") == sweep and row["budget"] == budget]
+    if not rows:
+        raise RepositoryFileError(f"{path} holds no {budget} runs of the sweep {sweep}.")
+    return rows, budget

@@ -31,16 +31,20 @@ def test_accuracies_by_seed_show_each_pair_and_its_difference():
 
 def test_the_paired_summary_by_hand():
     table = paired_summary(rows(), LABELS)
-    plain, se = table.loc["ResNet"], table.loc["SE-ResNet"]
-    assert (plain["mean"], plain["std (points)"], plain["difference (points)"]) == ("92.21%", "0.05", "-")
+    plain, se = table["ResNet"], table["SE-ResNet"]
+    assert (plain["mean accuracy"], plain["std (points)"], plain["minus ResNet (points)"]) == (
+        "92.21%",
+        "0.05",
+        "-",
+    )
     # Differences -1.13, -0.67, -0.42 points: mean -0.74, sd 0.360, t(0.975, 2) = 4.303.
     differences = [-1.13, -0.67, -0.42]
     mean = sum(differences) / 3
     sd = math.sqrt(sum((d - mean) ** 2 for d in differences) / 2)
     half = 4.302653 * sd / math.sqrt(3)
-    assert se["difference (points)"] == f"{mean:+.2f}" == "-0.74"
+    assert se["minus ResNet (points)"] == f"{mean:+.2f}" == "-0.74"
     assert se["95% interval"] == f"[{mean - half:+.2f}, {mean + half:+.2f}]" == "[-1.63, +0.15]"
-    assert se["higher / lower"] == "0 / 3"
+    assert se["seeds higher / lower"] == "0 / 3"
     # With 2 degrees of freedom, P(|T| > t) = 1 - t / sqrt(2 + t^2).
     t = abs(mean) / (sd / math.sqrt(3))
     assert se["p (paired t)"] == f"{1 - t / math.sqrt(2 + t * t):.2f}"
@@ -50,7 +54,7 @@ def test_only_seeds_both_models_have_are_paired():
     extra = [{"variant": "resnet", "seed": 7, "test_accuracy": 0.5, "budget": "brief", "device": "CPU",
               "torch": "2.14", "commit": "61dadcb", "date": "2026-11-27T10:00:00+00:00"}]  # fmt: skip
     assert list(accuracies_by_seed(rows(extra), LABELS).index) == [0, 1, 2]
-    assert paired_summary(rows(extra), LABELS).loc["SE-ResNet", "difference (points)"] == "-0.74"
+    assert paired_summary(rows(extra), LABELS).loc["minus ResNet (points)", "SE-ResNet"] == "-0.74"
     with pytest.raises(ValueError, match="no seed has runs of every model"):
         accuracies_by_seed(extra, LABELS)
 

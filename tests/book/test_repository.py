@@ -66,3 +66,41 @@ def test_raw_url_accepts_the_usual_spellings_of_a_github_address(repository):
 def test_raw_url_refuses_an_address_that_is_not_github():
     with pytest.raises(ValueError, match=r"not a GitHub address .* clone the repository"):
         raw_url("https://gitlab.com/a/b", "x.json")
+
+
+def run_row(variant, seed, budget, sweep="se-vs-plain"):
+    return (
+        f'{{"sweep": "{sweep}", "variant": "{variant}", "seed": {seed}, "budget": "{budget}", '
+        f'"dataset": "fashion-mnist", "test_accuracy": 0.9}}\n'
+    )
+
+
+def test_a_chapters_runs_are_the_budgets_and_the_sweeps_fetched_outside_a_clone(
+    tmp_path, monkeypatch, capsys
+):
+    from se_tutorial.book.repository import stored_runs
+
+    monkeypatch.chdir(tmp_path)
+    files = {
+        "se_vs_plain_brief.jsonl": run_row("resnet", 0, "brief") + run_row("se-resnet", 0, "brief")
+        + run_row("resnet", 1, "full") + run_row("resnet", 2, "brief", sweep="other"),
+    }  # fmt: skip
+
+    def fake_fetch(url, timeout):
+        name = url.rsplit("/", 1)[1]
+        if name not in files:
+            raise FetchError(f"{url}: HTTP Error 404: Not Found")
+        return files[name].encode()
+
+    monkeypatch.setattr(repository_files, "fetch", fake_fetch)
+    rows, shown = stored_runs("se-vs-plain", "brief", REPOSITORY)
+    assert shown == "brief" and [(r["variant"], r["seed"]) for r in rows] == [("resnet", 0), ("se-resnet", 0)]
+    assert capsys.readouterr().out == ""
+    rows, shown = stored_runs("se-vs-plain", "full", REPOSITORY)  # no file for full: brief's, said
+    assert shown == "brief" and len(rows) == 2
+    assert (
+        "no stored runs of se-vs-plain for the full budget; showing the brief budget's"
+        in capsys.readouterr().out
+    )
+    with pytest.raises(RepositoryFileError, match="holds no brief runs of the sweep gate"):
+        stored_runs("gate", "brief", REPOSITORY, name="se_vs_plain")
