@@ -54,6 +54,20 @@ def provenance(rows: Iterable[dict], width: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def runs_by_sweep(rows: Iterable[dict]) -> pd.DataFrame:
+    """How many runs each sweep has, of which seeds, at which commits: one row per sweep, in order met."""
+    table: dict[str, list[dict]] = {}
+    for row in rows:
+        table.setdefault(row["sweep"], []).append(row)
+    return pd.DataFrame(
+        [
+            {"sweep": sweep, "runs": len(runs), "seeds": " ".join(map(str, sorted({r["seed"] for r in runs}))),
+             "commit": ", ".join(sorted({r["commit"] for r in runs}))}
+            for sweep, runs in table.items()
+        ]
+    ).set_index("sweep")  # fmt: skip
+
+
 def made_by(sweep: str, rows: Iterable[dict], budget: str, name: str | None = None) -> str:
     """The command that made ``rows``, on two lines that fit the page.
 

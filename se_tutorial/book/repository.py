@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
+from ..studies.ablations import own_variants
 from ..studies.results import read_rows
-from ..studies.sweeps import run_sweep
+from ..studies.sweeps import SWEEPS, run_sweep
+from ..training import BUDGETS
 from ..utils.errors import SETutorialError
 from ..utils.fetch import DOWNLOAD_TIMEOUT, FetchError, fetch
 from ..utils.files import atomic_write, cache_dir
@@ -76,29 +79,38 @@ def repository_file(path: str, repository: str, *, ref: str = "main") -> Path:
 
 
 def stored_runs(
-    sweep: str, budget: str, repository: str, *, name: str | None = None
+    sweeps: str | Sequence[str], budget: str, repository: str, *, name: str | None = None
 ) -> tuple[list[dict], str]:
-    """The runs of ``sweep`` a chapter shows, and the budget they come from: ``(rows, budget)``.
+    """The runs of ``sweeps`` (one name or several) a chapter shows, and their budget: ``(rows, budget)``.
 
-    Under the ``smoke`` budget (the book's tests) two seeds of the sweep run
-    live, so every code path runs. Otherwise the rows come from the
+    Under the ``smoke`` budget (the book's tests) two seeds of each sweep run
+    live, so every code path runs: the variants that train a model of their
+    own and that the smoke network can build. Otherwise the rows come from the
     repository's ``book/results/<name>_<budget>.jsonl`` (``name`` defaults to
     the sweep's, with ``_`` for ``-``), fetched when the chapter is not in a
     clone; where the repository has no runs for ``budget``, the ``brief``
     budget's are shown instead, and a printed line says so.
     """
-    name = name or sweep.replace("-", "_")
+    sweeps = [sweeps] if isinstance(sweeps, str) else list(sweeps)
+    name = name or sweeps[0].replace("-", "_")
     if budget == "smoke":
         path = Path(tempfile.mkdtemp()) / f"{name}_smoke.jsonl"
-        run_sweep(sweep, [0, 1], path, budget="smoke", progress=False)
+        for sweep in sweeps:
+            buildable = [
+                variant for variant in own_variants(sweep)
+                if SWEEPS[sweep].why_not_buildable(variant, BUDGETS["smoke"]) is None
+            ]  # fmt: skip
+            run_sweep(sweep, [0, 1], path, budget="smoke", progress=False, variants=buildable)
     else:
         try:
             path = repository_file(f"book/results/{name}_{budget}.jsonl", repository)
         except RepositoryFileError:
-            print(f"no stored runs of {sweep} for the {budget} budget; showing the brief budget's")
+            print(
+                f"no stored runs of {', '.join(sweeps)} for the {budget} budget; showing the brief budget's"
+            )
             budget = "brief"
             path = repository_file(f"book/results/{name}_{budget}.jsonl", repository)
-    rows = [row for row in read_rows(path) if row.get("sweep") == sweep and row["budget"] == budget]
+    rows = [row for row in read_rows(path) if row.get("sweep") in sweeps and row["budget"] == budget]
     if not rows:
-        raise RepositoryFileError(f"{path} holds no {budget} runs of the sweep {sweep}.")
+        raise RepositoryFileError(f"{path} holds no {budget} runs of {', '.join(sweeps)}.")
     return rows, budget

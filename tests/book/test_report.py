@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from se_tutorial.book.report import accuracies_by_seed, paired_summary, provenance
+from se_tutorial.book.report import accuracies_by_seed, made_by, paired_summary, provenance, runs_by_sweep
 
 # Chapter 5's stored runs (brief budget, seeds 0-2), as fractions.
 PLAIN = {0: 0.9224, 1: 0.9215, 2: 0.9224}
@@ -68,3 +68,15 @@ def test_provenance_is_one_line_naming_everything_a_number_depends_on():
     assert wrapped.replace(",\n", ", ") == line and all(len(part) <= 40 for part in wrapped.splitlines())
     with pytest.raises(ValueError, match="no runs to describe"):
         provenance([])
+
+
+def test_runs_by_sweep_and_the_command_that_made_them():
+    swept = [dict(row, sweep="gate" if row["variant"] == "resnet" else "squeeze") for row in rows()]
+    swept[0]["commit"] = "757b03f"
+    table = runs_by_sweep(swept)
+    assert list(table.index) == ["gate", "squeeze"] and list(table["runs"]) == [3, 3]
+    assert table.loc["gate", "seeds"] == "0 1 2" and table.loc["gate", "commit"] == "61dadcb, 757b03f"
+    assert made_by("S", swept, "brief", name="ablations").splitlines() == [
+        "made by: python -m se_tutorial sweep S \\",
+        "    --seeds 0 1 2 --budget brief --out book/results/ablations_brief.jsonl",
+    ]

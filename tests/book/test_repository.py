@@ -102,5 +102,5 @@ def test_a_chapters_runs_are_the_budgets_and_the_sweeps_fetched_outside_a_clone(
         "no stored runs of se-vs-plain for the full budget; showing the brief budget's"
         in capsys.readouterr().out
     )
-    with pytest.raises(RepositoryFileError, match="holds no brief runs of the sweep gate"):
+    with pytest.raises(RepositoryFileError, match="holds no brief runs of gate"):
         stored_runs("gate", "brief", REPOSITORY, name="se_vs_plain")
