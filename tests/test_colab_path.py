@@ -119,5 +119,5 @@ def test_a_chapter_runs_from_the_wheel_alone_and_fetches_its_results(tmp_path, r
         if cell.cell_type == "code"
         for output in cell.get("outputs", [])
     )
-    assert "budget: brief" in text and "runs, budget brief" in text
+    assert "budget: brief" in text and "runs, brief budget" in text
     assert sorted(p.name for p in alone.iterdir()) == [CHAPTER.name]  # nothing written beside it
