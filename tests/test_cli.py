@@ -197,6 +197,23 @@ sys.exit(main(["train", *sys.argv[3:]]))
 """
 
 
+def paused_training(tmp_path, pause_epoch: int, *options: str) -> subprocess.Popen:
+    """A smoke training in a child process, paused in epoch ``pause_epoch`` until a signal comes."""
+    data = write_fashion_mnist(tmp_path / "fmnist", train=256, test=128)
+    ready = tmp_path / "ready"
+    env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    argv = ["--budget", "smoke", "--epochs", "2", "--no-progress", *options]
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTIBLE, str(pause_epoch), str(ready), *argv],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists(), process.communicate()[1][-3000:]
+    return process
+
+
 @pytest.mark.parametrize(
     ("pause_epoch", "expected"),
     [
@@ -207,18 +224,8 @@ sys.exit(main(["train", *sys.argv[3:]]))
 )
 @pytest.mark.slow
 def test_ctrl_c_exits_130_and_says_what_the_checkpoint_holds(pause_epoch, expected, tmp_path):
-    data = write_fashion_mnist(tmp_path / "fmnist", train=256, test=128)
-    checkpoint, ready = tmp_path / "run.pt", tmp_path / "ready"
-    env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    argv = ["--budget", "smoke", "--epochs", "2", "--no-progress", "--checkpoint", str(checkpoint)]
-    process = subprocess.Popen(
-        [sys.executable, "-c", INTERRUPTIBLE, str(pause_epoch), str(ready), *argv],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert ready.exists(), process.communicate()[1][-3000:]
+    checkpoint = tmp_path / "run.pt"
+    process = paused_training(tmp_path, pause_epoch, "--checkpoint", str(checkpoint))
     process.send_signal(signal.SIGINT)
     _, error = process.communicate(timeout=60)
     assert process.returncode == 130, error[-3000:]
@@ -434,18 +441,7 @@ def test_ctrl_c_while_the_command_line_starts_is_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_a_second_ctrl_c_during_the_exit_adds_no_traceback(tmp_path):
-    data = write_fashion_mnist(tmp_path / "fmnist", train=256, test=128)
-    ready = tmp_path / "ready"
-    env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    argv = ["--budget", "smoke", "--epochs", "2", "--no-progress", "--compile"]
-    process = subprocess.Popen(
-        [sys.executable, "-c", INTERRUPTIBLE, "0", str(ready), *argv],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert ready.exists(), process.communicate()[1][-3000:]
+    process = paused_training(tmp_path, 0, "--compile")
     process.send_signal(signal.SIGINT)
     time.sleep(0.05)
     if process.poll() is None:  # still exiting: a second, impatient Ctrl-C

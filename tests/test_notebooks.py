@@ -77,9 +77,9 @@ def test_no_local_paths_and_a_reasonable_size(path):
 def test_first_code_cell_installs_from_the_configured_repository_and_picks_the_device(path):
     first = "".join(code_cells(load(path))[0]["source"])
     assert f'REPOSITORY = "{CONFIG["repository"]["url"]}"' in first, "run `make sync-url`"
-    assert "except ModuleNotFoundError:" in first and '%pip install --quiet "git+{REPOSITORY}"' in first
+    assert 'find_spec("se_tutorial")' in first and '%pip install --quiet "git+{REPOSITORY}"' in first
     assert first.rstrip().endswith("device, budget = start(REPOSITORY)")
-    assert len(first.strip().splitlines()) <= 7, "the set-up cell is an install guard and one call"
+    assert len(first.strip().splitlines()) <= 6, "the set-up cell is an install guard and one call"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

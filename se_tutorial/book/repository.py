@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..studies.ablations import own_variants
 from ..studies.results import read_rows
-from ..studies.sweeps import SWEEPS, run_sweep
+from ..studies.sweeps import buildable_variants, run_sweep
 from ..training import BUDGETS
 from ..utils.errors import SETutorialError
 from ..utils.fetch import DOWNLOAD_TIMEOUT, FetchError, fetch
@@ -96,10 +96,7 @@ def stored_runs(
     if budget == "smoke":
         path = Path(tempfile.mkdtemp()) / f"{name}_smoke.jsonl"
         for sweep in sweeps:
-            buildable = [
-                variant for variant in own_variants(sweep)
-                if SWEEPS[sweep].why_not_buildable(variant, BUDGETS["smoke"]) is None
-            ]  # fmt: skip
+            buildable = buildable_variants(sweep, own_variants(sweep), BUDGETS["smoke"], "fashion-mnist")
             run_sweep(sweep, [0, 1], path, budget="smoke", progress=False, variants=buildable)
     else:
         try:

@@ -172,13 +172,11 @@ def run_sweep(
         claimed_elsewhere = []
         for seed, variant in pending:
             key = (sweep, variant, seed, resolved.name, dataset)
-            if _finished(out, key):
-                continue
             with claim(claim_path(out, key)) as ours:
                 if not ours:
                     claimed_elsewhere.append((seed, variant))
                     continue
-                if _finished(out, key):  # finished by another sweep just before we claimed it
+                if _finished(out, key):  # already in the file (this sweep's earlier try, or another's)
                     continue
                 fields = chosen.fields(variant)
                 row = run(fields, dataset=dataset, budget=resolved.name, seed=seed, progress=progress)
