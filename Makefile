@@ -14,9 +14,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -r requirements.txt
 	touch $@
 
-## Build the rendered book into _build/html, strictly: any warning fails.
+## Build the rendered book into _build/html, strictly: any warning fails. Sphinx
+## copies book/_static only when a page is rebuilt, so a changed style sheet
+## rebuilds them all.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/jupyter-book build . -W -n --keep-going \
+		$(if $(shell find book/_static -newer _build/html/index.html 2>/dev/null),--all)
 
 ## Every check: lint, fast and slow tests and doctests, the notebooks under nbval, the built book in a browser.
 test: system lint unit slow nbval browser
@@ -47,13 +50,14 @@ nbval: $(STAMP)
 
 ## The built book in one headless Chromium (Debian's; nothing is downloaded), every
 ## page in _toc.yml: loads offline without errors, sidebar toggles at 390/1024/1280 px,
-## citations match the bibliography's labels, and at 1280 px no code box scrolls
-## sideways (77 characters fit) and no figure's text is shown below 9 px.
+## citations match the bibliography's labels, at 1280 px no code box scrolls sideways
+## (77 characters fit), at 1280 and 390 px no figure's text is shown below 9 px, at
+## 390 px nothing runs off the screen, and every figure has a caption and alt text.
 browser: book
 	$(BIN)/python -m pytest tests/browser
 
 ## Re-execute the notebooks and store their outputs (budget: $$SE_TUTORIAL_BUDGET,
-## else full on a GPU and brief on a CPU).
+## else brief).
 notebooks: $(STAMP)
 	$(BIN)/python book/scripts/execute_notebooks.py
 

@@ -142,7 +142,7 @@ def test_code_and_printed_output_fit_the_page_without_scrolling(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_figures_use_no_font_below_the_book_minimum(path):
-    from se_tutorial.book.style import MIN_FONT_PT
+    from se_tutorial.book.style import COLUMN_WIDTH_IN, MIN_FONT_PT
 
     for cell in code_cells(load(path)):
         source = "".join(cell["source"])
@@ -151,8 +151,8 @@ def test_figures_use_no_font_below_the_book_minimum(path):
         assert not re.search(r"fontsize=[\"'](x+-)?small", source), "relative sizes fall below the minimum"
         if "plt." in source:
             assert "figsize=" not in source or all(
-                float(width) <= 6.9 for width in re.findall(r"figsize=\((\d+(?:\.\d+)?)", source)
-            ), f"cell {cell['execution_count']}: a figure wider than the text column is scaled down"
+                float(width) <= COLUMN_WIDTH_IN for width in re.findall(r"figsize=\((\d+(?:\.\d+)?)", source)
+            ), f"cell {cell['execution_count']}: a figure wider than a phone's column is scaled down"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -177,3 +177,88 @@ def test_no_promise_of_a_chapter_that_does_not_exist(path):
             assert (path.parent / target).with_suffix(".ipynb").exists() or (
                 path.parent / target
             ).with_suffix(".md").exists(), target
+
+
+FOLDED = {"hide-input", "remove-input", "remove-cell"}  # tags that keep a cell's code off the page
+
+
+def visible_code_lines(notebook: dict) -> int:
+    return sum(
+        len("".join(cell["source"]).strip().splitlines())
+        for cell in code_cells(notebook)
+        if not FOLDED & set(cell["metadata"].get("tags", []))
+    )
+
+
+#: Chapters whose results code lives in the package: the page shows at most this many code lines.
+CODE_BUDGET = {"04_training": 120, "05_evidence": 120, "06_ablations": 120}
+
+
+@pytest.mark.parametrize("stem", CODE_BUDGET)
+def test_results_code_lives_in_the_package(stem):
+    shown = visible_code_lines(load(ROOT / "notebooks" / f"{stem}.ipynb"))
+    assert shown <= CODE_BUDGET[stem], f"{shown} visible code lines; move formatting into se_tutorial.book"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_budget_branches_on_the_page(path):
+    """What differs between CI and a reader's run is decided in the package, not in a visible cell."""
+    for cell in code_cells(load(path)):
+        if not FOLDED & set(cell["metadata"].get("tags", [])):
+            assert not re.search(r"budget\.name\s*==|shown\s*==\s*\"smoke\"", "".join(cell["source"]))
+
+
+#: A printed line with this many words or more is a sentence, and belongs in the prose.
+SENTENCE_WORDS = 12
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_findings_are_prose_not_printed_sentences(path):
+    for cell in code_cells(load(path)):
+        for line in output_lines(cell):
+            if line.strip().startswith("#"):
+                continue  # a comment in printed source code
+            words = re.findall(r"[A-Za-z]{2,}", line)
+            assert len(words) < SENTENCE_WORDS, (
+                f"cell {cell['execution_count']} prints a sentence; state it in markdown under the output: {line!r}"
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_has_a_caption_and_alt_text(path):
+    for cell in code_cells(load(path)):
+        if any("image/png" in output.get("data", {}) for output in cell["outputs"]):
+            options = cell["metadata"].get("mystnb", {})
+            caption = options.get("figure", {}).get("caption", "")
+            alt = options.get("image", {}).get("alt", "")
+            assert len(caption.split()) >= 8, (
+                f"cell {cell['execution_count']}: a caption says what to look at"
+            )
+            assert len(alt.split()) >= 8 and not re.search(r"\.png\b|^\S+$", alt), (
+                f"cell {cell['execution_count']}: alt text"
+            )
+
+
+RUNNING_TIME = re.compile(r"Runs in (under a minute|about (\d+) minutes) on a 2-core CPU")
+
+
+def stored_seconds(notebook: dict) -> float:
+    """Wall time of the stored execution: first cell started to last cell finished (nbclient's timing)."""
+    from datetime import datetime
+
+    times = [cell["metadata"]["execution"] for cell in code_cells(notebook)]
+    start = datetime.fromisoformat(times[0]["iopub.execute_input"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(times[-1]["shell.execute_reply"].replace("Z", "+00:00"))
+    return (end - start).total_seconds()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_stated_running_time_is_the_stored_runs(path):
+    """Each chapter says how long it runs on a 2-core CPU; its stored execution took no longer."""
+    notebook = load(path)
+    stated = RUNNING_TIME.search("".join(notebook["cells"][0]["source"]))
+    assert stated, "the chapter's first cell states its running time: 'Runs in ... on a 2-core CPU'"
+    limit = 60 if stated[1] == "under a minute" else (int(stated[2]) + 0.5) * 60
+    took = stored_seconds(notebook)
+    assert took <= limit, f"stated {stated[0]!r}, but the stored run took {took:.0f} s"
+    assert took >= limit - 90 or stated[1] == "under a minute", f"the run took only {took:.0f} s: say less"

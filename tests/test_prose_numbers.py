@@ -63,6 +63,7 @@ CHECKED = {
         (t_quantile(0.975, 2) / 3**0.5) / (t_quantile(0.975, 11) / 12**0.5), 1
     ),
     ("05_evidence", "25%"): lambda: 100 * 2 * 0.5**3,  # three seeds all on one side, by chance
+    ("05_evidence", "0.5"): lambda: torch.sigmoid(torch.tensor(0.0)).item(),
     ("06_ablations", "0.5"): lambda: torch.sigmoid(torch.tensor(0.0)).item(),
     ("04_training", "0.9"): lambda: _train_config_default("momentum"),
     ("04_training", "0.1"): lambda: _train_config_default("label_smoothing"),

@@ -3,8 +3,7 @@
     python book/scripts/execute_notebooks.py [notebooks/01_equations.ipynb ...]
 
 With no arguments every notebook in notebooks/ runs. The budget comes from
-$SE_TUTORIAL_BUDGET as in the notebooks themselves (unset: full on a GPU,
-brief on a CPU), so stored outputs show real results of a real budget. Widget
+$SE_TUTORIAL_BUDGET as in the notebooks themselves (unset: brief), so stored outputs show real results of a real budget. Widget
 state is not stored: the rendered book must not need JavaScript from the
 network. Each notebook is written atomically, and only if it ran without error.
 """

@@ -1,12 +1,15 @@
 """What every chapter's first cell does once the package is there: ``device, budget = start(REPOSITORY)``.
 
 It picks the device (the first GPU, else the CPU) and the training budget
-(``$SE_TUTORIAL_BUDGET``, else ``full`` on a GPU and ``brief`` on a CPU),
-applies the book's figure style, and prints both, so every page states what
-its outputs were computed with.
+(``$SE_TUTORIAL_BUDGET``, else ``brief`` on every device: a chapter must run
+in minutes in Colab, on a free GPU or CPU runtime; ``full`` is asked for by
+name), applies the book's figure style, and prints both, so every page states
+what its outputs were computed with.
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -23,7 +26,7 @@ def start(repository: str) -> tuple[torch.device, Budget]:
     """
     raw_url(repository, "README.md")  # a clear error now for an address files cannot come from
     device = default_device()
-    budget = resolve_budget(device=device)
+    budget = resolve_budget(os.environ.get("SE_TUTORIAL_BUDGET") or "brief")
     book_style()
     print(f"device: {device.type}, budget: {budget.name}")
     return device, budget

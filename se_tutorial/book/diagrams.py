@@ -1,7 +1,8 @@
 """Data-flow diagrams of residual blocks and SE blocks: boxes and arrows from :func:`.dataflow.block_dataflow`.
 
-The drawings are sized for the book: 9 pt text or larger, and at most 6.9 in
-wide, so that a 100 dpi PNG fits the 688 px content column without shrinking.
+The drawings are sized for the book: 9 pt text or larger, and at most
+:data:`~.style.COLUMN_WIDTH_IN` wide, so that their text stays legible on a
+phone (see :mod:`.style`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torch import nn
 
 from ..nn.se_block import SEBlock
 from .dataflow import Step, block_dataflow, format_shape
+from .style import COLUMN_WIDTH_IN
 
 # All lengths are in points (1/72 in), and a drawing is shown at one point per point.
 
@@ -25,7 +27,6 @@ ROW_GAP = 12  # room for an arrow between two rows of boxes ...
 ROW_GAP_WITH_SHAPES = 20  # ... or for an arrow and a line of 9 pt text
 SIDE_GAP = 10  # between a box and the side column of the shortcut
 TITLE_ROOM = 22  # above each axes, for its title
-BOOK_WIDTH = 6.88  #: inches: the book's 688 px column at 100 dpi
 COLORS = {"attention": "#f6c667", "+": "#cfe8cf", "shortcut": "#cfd8f0", "scale": "#cfe8cf"}
 
 
@@ -183,8 +184,8 @@ def draw_block(block: nn.Module, example: torch.Tensor, ax=None, title: str | No
     """Draw :func:`block_dataflow` as boxes and arrows: main path in the middle, shortcut at the side.
 
     Boxes say what each step does (``"3x3 conv, stride 2"``, ``"SE 64→4→64"``);
-    the names are in ``block_dataflow``. A block is about 3 in wide, so two fit
-    side by side in the book (see :func:`draw_blocks`). Returns the figure.
+    the names are in ``block_dataflow``. A block is about 3.5 in wide, within
+    the book's one-column width. Returns the figure.
     """
     steps = block_dataflow(block, example)
     texts = [step.kind for step in steps]
@@ -212,11 +213,11 @@ def draw_se_block(block: SEBlock, example: torch.Tensor, ax=None, title: str | N
     return ax.figure
 
 
-def draw_blocks(blocks: Mapping[str, nn.Module], example: torch.Tensor, columns: int = 2):
-    """Draw several blocks side by side, ``{title: block}``, in a grid as wide as the book's column.
+def draw_blocks(blocks: Mapping[str, nn.Module], example: torch.Tensor, columns: int = 1):
+    """Draw several blocks, ``{title: block}``, in a grid as wide as the book's column.
 
-    With ``columns=2`` each block gets 3.44 in, e.g. the four SE placements in
-    a 2x2 grid of about 6.9 in x 9 in. Returns the figure.
+    With the default one column they are stacked, each at its own legible
+    size (two columns suit a wider page than a phone's). Returns the figure.
     """
     import matplotlib.pyplot as plt
 
@@ -226,7 +227,7 @@ def draw_blocks(blocks: Mapping[str, nn.Module], example: torch.Tensor, columns:
         drawn.append((title, _layout(steps, [step.kind for step in steps], shapes=False)))
     rows = [drawn[i : i + columns] for i in range(0, len(drawn), columns)]
     heights = [max(layout.size[1] for _, layout in row) + TITLE_ROOM for row in rows]
-    figure = plt.figure(figsize=(BOOK_WIDTH, sum(heights) / 72), layout="none")  # axes placed by hand
+    figure = plt.figure(figsize=(COLUMN_WIDTH_IN, sum(heights) / 72), layout="none")  # axes placed by hand
     top = sum(heights)
     for row, height in zip(rows, heights, strict=True):
         top -= height

@@ -106,3 +106,18 @@ def load_pretrained(name_or_path: str | Path = "se_resnet8_fashion_mnist") -> tu
         )
     model.load_state_dict(weights)
     return model.eval(), card
+
+
+def describe(card: dict) -> str:
+    """What a shipped network is and where it was trained, in three short lines.
+
+    >>> print(describe({"name": "n", "budget": "brief", "seed": 0, "test_accuracy": 0.9122,
+    ...                 "device": "CPU (x86_64, 1 threads)", "commit": "8c480b1c5ed4"}))
+    n: brief budget, seed 0, test accuracy 91.22%,
+    trained on CPU (x86_64, 1 threads),
+    commit 8c480b1c5ed4
+    """
+    return (
+        f"{card['name']}: {card['budget']} budget, seed {card['seed']}, test accuracy {card['test_accuracy']:.2%},\n"
+        f"trained on {card['device']},\ncommit {card['commit']}"
+    )

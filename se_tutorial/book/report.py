@@ -12,8 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
+import torch
+from torch import nn
 
+from ..nn.cost import count_flops, count_parameters
+from ..studies.excitations import BlockExcitations, class_specificity
 from ..studies.stats import paired_difference, summarize
+from ..training.history import History
 
 
 def provenance(rows: Iterable[dict], width: int | None = None) -> str:
@@ -137,3 +142,47 @@ def paired_summary(rows: Iterable[dict], labels: Mapping[str, str], confidence: 
             ]  # fmt: skip
         table[label] = column
     return pd.DataFrame(table, index=pd.Index(names, name="over seeds"))
+
+
+def trained_comparison(runs: Mapping[str, tuple[nn.Module, History]], example: torch.Tensor) -> pd.DataFrame:
+    """Models trained in a chapter, ``{name: (model, history)}``, side by side; the first is the reference.
+
+    One column per model (narrow enough for a phone): its final test accuracy,
+    that accuracy minus the first model's in points, parameters, FLOPs of one
+    ``example`` input ``(1, C, H, W)``, the training time and that time
+    relative to the first model's.
+    """
+    (first, (_, reference)), *_ = runs.items()
+
+    def seconds(history: History) -> float:
+        return sum(history.column("seconds"))
+
+    table = {}
+    for name, (model, history) in runs.items():
+        accuracy = history.rows[-1]["test_accuracy"]
+        table[name] = [
+            f"{accuracy:.2%}",
+            "-" if name == first else f"{(accuracy - reference.rows[-1]['test_accuracy']) * 100:+.2f}",
+            f"{count_parameters(model):,}",
+            f"{count_flops(model, tuple(example.shape)) / 1e6:.1f}",
+            f"{seconds(history):.0f}",
+            "-" if name == first else f"{seconds(history) / seconds(reference):.2f}x",
+        ]
+    names = ["test accuracy", f"minus {first} (points)", "parameters", "MFLOPs per image",
+             "training time (s)", f"time vs {first}"]  # fmt: skip
+    return pd.DataFrame(table, index=pd.Index(names, name="after training"))
+
+
+def excitation_table(stats: Mapping[str, BlockExcitations]) -> pd.DataFrame:
+    """Per SE block: class specificity, spread of its weights, range of its class means, share above 0.9.
+
+    See :mod:`se_tutorial.studies.excitations` for what each measures.
+    """
+    return pd.DataFrame(
+        [
+            {"block": name, "specificity": f"{class_specificity(block):.2f}", "spread": f"{block.spread:.3f}",
+             "class means": f"{block.class_means.min():.2f} to {block.class_means.max():.2f}",
+             "above 0.9": f"{block.near_one:.1%}"}
+            for name, block in stats.items()
+        ]
+    ).set_index("block")  # fmt: skip

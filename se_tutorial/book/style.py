@@ -1,10 +1,14 @@
-"""The book's figure style: every figure legible at the width the page shows it.
+"""The book's figure style: every figure legible at the width the page shows it, phones included.
 
-The rendered book's text column is about 690 px wide and notebooks draw PNGs
-at 100 dpi, so a figure up to 6.9 inches wide is shown at its natural size.
-:func:`book_style` sets that width and font sizes of at least
-:data:`MIN_FONT_PT` points (12.5 px at 100 dpi), the smallest text a reader
-should have to read on a laptop.
+Notebooks draw PNGs at 100 dpi. On a laptop the text column is about 690 px
+wide, so any figure up to 6.9 in is shown at its natural size. On a phone
+held upright (390 px) a figure in a cell's output gets 342 px, and a wider
+one is shrunk to fit: its text shrinks with it. :data:`COLUMN_WIDTH_IN` is
+the widest figure whose :data:`MIN_FONT_PT` point text (12.5 px at 100 dpi)
+still reads at 9 px or more there: 342 / 0.72 = 475 px, 4.75 in. The book
+draws one-column figures 4.6 in wide (room for the margin of the inline
+backend's tight bounding box), stacked rather than side by side, with fonts
+of at least 9 points.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import matplotlib as mpl
 
 #: The smallest font size, in points, that the book's figures use.
 MIN_FONT_PT = 9
-#: Width in inches of a figure that fills the text column at 100 dpi.
-COLUMN_WIDTH_IN = 6.8
+#: Width in inches of the book's figures: legible in a phone's 342 px figure column (see above).
+COLUMN_WIDTH_IN = 4.6
 
 BOOK_STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 100,
+    "savefig.pad_inches": 0.05,
     "figure.figsize": (COLUMN_WIDTH_IN, 3.4),
     "figure.constrained_layout.use": True,
     "font.size": 10,

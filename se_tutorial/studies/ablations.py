@@ -10,8 +10,12 @@ whether it points the same way as the paper's.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+from torch import nn
 
 from ..training import BUDGETS
 from ..utils import checks
@@ -201,3 +205,42 @@ def pairs_in_paper_order(results: Iterable[VariantResult], study: Study) -> tupl
     pairs = list(itertools.combinations(ranked, 2))
     agreeing = sum((a[0] - b[0]) * (a[1] - b[1]) > 0 for a, b in pairs)
     return agreeing, len(pairs)
+
+
+def largest_branch_gradient(model: nn.Module, seed: int = 0) -> float:
+    """The largest ``|gradient|`` of any weight inside a residual branch after one backward pass.
+
+    The batch is 32 random 28x28 images with labels 0-9 in turn; what matters
+    is whether any gradient reaches the branches at all. Branch weights are
+    those of the stages (``layer*``) outside the 1x1 shortcut projections.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    images, labels = torch.randn(32, 1, 28, 28, generator=generator), torch.arange(32) % 10
+    model.zero_grad(set_to_none=True)
+    nn.functional.cross_entropy(model(images), labels).backward()
+    return max(
+        p.grad.abs().max().item()
+        for name, p in model.named_parameters()
+        if name.startswith("layer") and ".shortcut." not in name and p.grad is not None
+    )
+
+
+def branch_gradients(budget: str, gates: Sequence[str], **options: object) -> pd.DataFrame:
+    """:func:`largest_branch_gradient` of ``budget``'s SE-ResNet with each gate, branches starting at 0 or at 1.
+
+    Zero-init residual starts every branch's last BN scale at 0 (the block is
+    the identity); the PyTorch default starts it at 1. Same seed everywhere.
+    ``options`` are more SE options (``bias=True``, say).
+    """
+    network = BUDGETS[checks.choice("budget", budget, BUDGETS)]
+    table = {}
+    for gate in gates:
+        table[gate] = []
+        for zero in (True, False):
+            spec = network.model(
+                attention="se", attention_options={**options, "gate": gate}, zero_init_residual=zero, seed=0
+            )
+            gradient = largest_branch_gradient(spec.build(in_channels=1, num_classes=10))
+            table[gate].append(f"{gradient:.2e}")
+    columns = ["γ starts at 0", "γ starts at 1"]
+    return pd.DataFrame.from_dict(table, orient="index", columns=columns).rename_axis("gate")

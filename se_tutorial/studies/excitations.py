@@ -5,18 +5,24 @@ every SE block, the mean and variance of each channel's weight within each
 class. From those, :func:`class_specificity` measures how much a block's
 weights depend on the class (the spread of the class means relative to the
 spread within classes), and :attr:`BlockExcitations.near_one` how many weights
-sit above 0.9, as in the block the paper found saturated.
+sit above 0.9, as in the block the paper found saturated. :func:`stage_removal`
+tests the paper's follow-up: replace a stage's SE blocks by a fixed scale and
+see what the network loses.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 from torch import nn
 
 from ..data import DeviceLoader
+from ..nn.cost import count_parameters
 from ..nn.se_block import capture_excitations
+from ..training.evaluation import predict
 
 
 @dataclass
@@ -92,3 +98,75 @@ def class_specificity(block: BlockExcitations) -> float:
     """
     between, within = block.variance_parts()
     return float((between / within.clamp(min=1e-12)).mean())
+
+
+class FixedScale(nn.Module):
+    """A channel scale that ignores the image: ``x * s`` with fixed weights ``s`` of shape ``(C,)``."""
+
+    def __init__(self, weights: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("weights", weights.detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, C, H, W)
+        return x * self.weights[None, :, None, None]
+
+
+@torch.no_grad()
+def mean_excitations(model: nn.Module, loader: DeviceLoader, batches: int) -> dict[str, torch.Tensor]:
+    """Every SE block's weights averaged over the first ``batches`` batches: ``{block name: (C,)}``."""
+    was_training = model.training
+    model.eval()
+    collected: dict[str, list[torch.Tensor]] = {}
+    try:
+        with capture_excitations(model) as captured:
+            for _, (images, _labels) in zip(range(batches), loader, strict=False):
+                model(images)
+                for name, s in captured.items():
+                    collected.setdefault(name, []).append(s.float())
+    finally:
+        model.train(was_training)
+    if not collected:
+        raise ValueError("the loader yielded no images, or the model has no SE blocks to average.")
+    return {name: torch.cat(parts).mean(0) for name, parts in collected.items()}
+
+
+def stage_removal(
+    network: nn.Module, stage: str, train: DeviceLoader, test: DeviceLoader, batches: int = 10
+) -> pd.DataFrame:
+    """What a trained network loses when the SE blocks of ``stage`` (e.g. ``"layer3"``) stop looking at the image.
+
+    Two replacements, each in a copy of ``network``: the identity (every
+    weight 1, as in a saturated block) and :class:`FixedScale` with the
+    block's average weights over ``batches`` training batches (the scale the
+    network was trained with, but the same for every image). One row each,
+    after the network as trained: test accuracy, its change in points, how
+    many test predictions changed, and the parameters the stage's SE blocks hold.
+    """
+    blocks = getattr(network, stage, None)
+    if not isinstance(blocks, nn.Sequential) or not all(hasattr(b, "attention") for b in blocks):
+        stages = [n for n, m in network.named_children() if isinstance(m, nn.Sequential)]
+        raise ValueError(
+            f"{stage!r} is not a stage of residual blocks of this network; its stages: {stages}."
+        )
+    train.set_epoch(0)
+    averages = mean_excitations(network, train, batches)
+    variants = {"as trained": network}
+    for title in ("identity", "average s"):
+        variant = copy.deepcopy(network)
+        for index, block in enumerate(getattr(variant, stage)):
+            average = averages[f"{stage}.{index}.attention"]
+            block.attention = nn.Identity() if title == "identity" else FixedScale(average)
+        variants[f"{stage} SE: {title}"] = variant
+    predictions = {title: predict(model, test) for title, model in variants.items()}
+    base_logits, labels = predictions["as trained"]
+    base = (base_logits.argmax(1) == labels).float().mean().item()
+    removed = sum(count_parameters(block.attention) for block in blocks)
+    rows = []
+    for title, (logits, _) in predictions.items():
+        accuracy = (logits.argmax(1) == labels).float().mean().item()
+        rows.append({
+            "network": title, "test accuracy": f"{accuracy:.2%}", "change (points)": f"{(accuracy - base) * 100:+.2f}",
+            "predictions changed": int((logits.argmax(1) != base_logits.argmax(1)).sum()),
+            "SE parameters removed": 0 if title == "as trained" else removed,
+        })  # fmt: skip
+    return pd.DataFrame(rows).set_index("network")

@@ -47,7 +47,7 @@ class History:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     def plot(self, axes=None, label: str | None = None, color: str | None = None, legend: bool = True):
-        """Loss and accuracy curves on two axes (created if not given); returns the figure.
+        """Loss and accuracy curves on two axes, stacked (created if not given); returns the figure.
 
         The two losses are different quantities: the training loss is the
         label-smoothed cross-entropy the optimizer minimised (averaged over the
@@ -59,11 +59,12 @@ class History:
         import matplotlib.pyplot as plt
 
         if axes is None:
-            _, axes = plt.subplots(1, 2, figsize=(6.8, 3.0), constrained_layout=True)
+            # one column, 4.6 in wide: the width se_tutorial.book.style keeps legible on a phone
+            _, axes = plt.subplots(2, 1, figsize=(4.6, 5.6), sharex=True, constrained_layout=True)
         prefix = f"{label} " if label else ""
         epochs = self.column("epoch")
         smoothing = self.meta.get("label_smoothing", 0.0)
-        train_name = "train (smoothed)" if smoothing else "train"
+        train_name = "train (smoothed labels)" if smoothing else "train"
         for split, style, name in (("train", "--", train_name), ("test", "-", "test")):
             axes[0].plot(epochs, self.column(f"{split}_loss"), style, color=color, label=f"{prefix}{name}")
             axes[1].plot(
@@ -74,7 +75,9 @@ class History:
             name = f"smoothed-loss floor {floor:.2f}"
             if name not in axes[0].get_legend_handles_labels()[1]:  # once per axes
                 axes[0].axhline(floor, color="grey", linestyle=":", linewidth=1, label=name)
-        axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
+        axes[0].set(ylabel="cross-entropy", title="Loss")
+        if not axes[0].get_shared_x_axes().joined(axes[0], axes[1]):  # stacked axes share one label
+            axes[0].set_xlabel("epoch")
         axes[1].set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
         for ax in axes:
             ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # epochs are whole numbers

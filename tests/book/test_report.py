@@ -80,3 +80,45 @@ def test_runs_by_sweep_and_the_command_that_made_them():
         "made by: python -m se_tutorial sweep S \\",
         "    --seeds 0 1 2 --budget brief --out book/results/ablations_brief.jsonl",
     ]
+
+
+def test_a_trained_comparison_puts_the_models_side_by_side():
+    import torch
+    from fixtures import tiny_model
+
+    from se_tutorial import count_parameters
+    from se_tutorial.book.report import trained_comparison
+    from se_tutorial.training.history import History
+
+    runs = {}
+    for name, model, accuracy, seconds in zip(
+        ("ResNet", "SE-ResNet"), (tiny_model(None), tiny_model("se")), (0.9205, 0.9150), (60, 75), strict=True
+    ):
+        rows = [{"epoch": 1, "test_accuracy": accuracy, "seconds": seconds / 2},
+                {"epoch": 2, "test_accuracy": accuracy, "seconds": seconds / 2}]  # fmt: skip
+        runs[name] = (model, History(rows, {}))
+    table = trained_comparison(runs, example=torch.zeros(1, 1, 28, 28))
+    assert list(table.columns) == ["ResNet", "SE-ResNet"]
+    se = table["SE-ResNet"]
+    assert se["test accuracy"] == "91.50%" and se["minus ResNet (points)"] == "-0.55"
+    assert se["training time (s)"] == "75" and se["time vs ResNet"] == "1.25x"
+    assert se["parameters"] == f"{count_parameters(runs['SE-ResNet'][0]):,}"
+    assert table["ResNet"]["minus ResNet (points)"] == "-"
+
+
+def test_the_excitation_table_formats_each_blocks_statistics():
+    import torch
+
+    from se_tutorial.book.report import excitation_table
+    from se_tutorial.studies import BlockExcitations, class_specificity
+
+    block = BlockExcitations(
+        class_means=torch.tensor([[0.2, 0.6], [0.4, 0.8]], dtype=torch.float64),
+        class_variances=torch.full((2, 2), 0.01, dtype=torch.float64),
+        counts=torch.tensor([10.0, 30.0], dtype=torch.float64),
+        near_one=0.125,
+    )
+    table = excitation_table({"layer1.0.attention": block})
+    shown = table.loc["layer1.0.attention"]
+    assert shown["specificity"] == f"{class_specificity(block):.2f}"
+    assert shown["class means"] == "0.20 to 0.80" and shown["above 0.9"] == "12.5%"

@@ -1,6 +1,6 @@
 """What a reader sees on a laptop (1280 px), on every page in _toc.yml: code and
 output boxes that never scroll sideways, and figures whose text stays legible at
-the width they are shown.
+the width they are shown, there and on a phone (390 px).
 """
 
 import math
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
 import pytest
-from book_site import DESKTOP, HTML, PAGES
+from book_site import DESKTOP, HTML, PAGES, PHONE
 
 #: How many monospace characters a code or output box holds at 1280 px (measured
 #: with the theme's 14 px code font; DejaVu Sans Mono, as on Debian): the notebooks'
@@ -141,11 +141,12 @@ def test_no_code_or_output_box_scrolls_sideways(book_page, name):
     )
 
 
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
 @pytest.mark.parametrize("name", PAGES)
-def test_every_figure_is_legible_at_its_shown_width(book_page, name):
+def test_every_figure_is_legible_at_its_shown_width(book_page, name, width):
     text = FIGURE_TEXT
     problems = []
-    for figure in book_page(name).page.evaluate(FIGURES):
+    for figure in book_page(name, width).page.evaluate(FIGURES):
         if not figure["shown"] or not figure["naturalWidth"]:
             continue  # hidden (e.g. in a folded cell) or broken: test_rendered_book reports broken images
         path = HTML / unquote(urlparse(figure["src"]).path).lstrip("/")
@@ -174,7 +175,7 @@ def test_every_figure_is_legible_at_its_shown_width(book_page, name):
             )
     fail_if_any(
         problems,
-        f"{name}: figures whose text is too small at {DESKTOP} px ({text.smallest_pt:g} pt at "
+        f"{name}: figures whose text is too small at {width} px ({text.smallest_pt:g} pt at "
         f"{text.dpi:g} dpi must be at least {text.legible_px:g} px on screen)",
     )
 

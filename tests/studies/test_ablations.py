@@ -169,3 +169,15 @@ def test_cost_benchmark_smoke_run_measures_every_variant(tmp_path):
     )
     assert variants["reduction-ratio:r=2"]["parameters"] == sum(p.numel() for p in r2.parameters())
     assert variants["reduction-ratio:r=2"]["flops"] > variants["reduction-ratio:r=16"]["flops"]
+
+
+def test_gates_with_g0_zero_stop_every_gradient_into_zero_init_branches():
+    from se_tutorial.studies.ablations import branch_gradients
+
+    table = branch_gradients("smoke", ["sigmoid", "tanh", "relu"])
+    starts_at_zero, starts_at_one = table["γ starts at 0"], table["γ starts at 1"]
+    assert float(starts_at_zero["tanh"]) == float(starts_at_zero["relu"]) == 0.0
+    assert float(starts_at_zero["sigmoid"]) > 0  # g(0) = 0.5 lets gradient through
+    assert all(float(value) > 0 for value in starts_at_one)
+    # With biases, g sees something other than 0 and the tanh gate lets gradient through.
+    assert float(branch_gradients("smoke", ["tanh"], bias=True)["γ starts at 0"]["tanh"]) > 0

@@ -72,3 +72,38 @@ def test_spread_is_the_standard_deviation_over_all_images(tiny):
     for name, s in captured.items():
         expected = s.double().std(0, unbiased=False).mean().item()
         assert stats[name].spread == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_fixed_scale_multiplies_each_channel_by_its_weight():
+    from se_tutorial.studies.excitations import FixedScale
+
+    x = torch.randn(2, 3, 4, 4)
+    weights = torch.tensor([0.5, 1.0, 2.0])
+    assert torch.equal(FixedScale(weights)(x), x * weights.view(1, 3, 1, 1))
+
+
+def test_mean_excitations_average_what_the_blocks_give(tiny):
+    from se_tutorial.studies.excitations import mean_excitations
+
+    model, loader, raw, raw_labels = tiny
+    captured, _ = excitations_in_one_batch(model, raw, raw_labels)
+    averages = mean_excitations(model, loader, batches=10)  # 3 batches: all of them
+    for name, s in captured.items():
+        assert averages[name] == pytest.approx(s.mean(0), abs=1e-6)
+
+
+def test_stage_removal_replaces_only_that_stage_and_keeps_the_network(tiny):
+    from se_tutorial.studies.excitations import stage_removal
+    from se_tutorial.training import evaluate
+
+    model, loader, _, _ = tiny
+    before = {key: value.clone() for key, value in model.state_dict().items()}
+    table = stage_removal(model, "layer3", loader, loader, batches=2)
+    assert list(table.index) == ["as trained", "layer3 SE: identity", "layer3 SE: average s"]
+    assert table.loc["as trained", "test accuracy"] == f"{evaluate(model, loader)[1]:.2%}"
+    assert table.loc["as trained", "predictions changed"] == 0
+    removed = sum(p.numel() for block in model.layer3 for p in block.attention.parameters())
+    assert table.loc["layer3 SE: identity", "SE parameters removed"] == removed > 0
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # a copy was changed
+    with pytest.raises(ValueError, match="not a stage"):
+        stage_removal(model, "stem", loader, loader)

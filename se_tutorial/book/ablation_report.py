@@ -1,0 +1,216 @@
+"""Chapter 6's tables and figure: the ablation sweeps' runs beside the SENet paper's Tables 10-14.
+
+* :func:`variant_costs` - what each variant adds to a plain ResNet, and its measured step time
+* :func:`study_table` - one study: accuracy, paired difference from the baseline, verdict, the paper
+* :func:`differences_from` - a study's variants against other runs (the plain ResNet, say)
+* :func:`overview` - every study's differences, ours beside the paper's, in one figure
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ..nn.cost import count_flops, count_parameters
+from ..studies.ablations import (
+    STANDARD_SE,
+    STUDIES,
+    VariantResult,
+    accuracies,
+    compare,
+    pairs_in_paper_order,
+    why_not_buildable,
+)
+from ..studies.stats import paired_difference
+from ..studies.sweeps import SWEEPS
+from ..training import BUDGETS
+from ..utils import checks
+from .repository import repository_file
+from .style import COLUMN_WIDTH_IN
+
+EXAMPLE = (1, 1, 28, 28)  #: one Fashion-MNIST image, for FLOPs
+#: Panel titles that fit the figure's width, where a study's title does not.
+SHORT_TITLES = {"gate": "Gate, zero-init", "gate-no-zero-init": "Gate, γ starts at 1"}
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{low * 100:+.2f}, {high * 100:+.2f}]"
+
+
+def timing_note(timing: Mapping) -> str:
+    """Where the step times of :data:`TIMING_FILE` were measured, in one line."""
+    return (
+        f"Step times: {timing['device']}, commit {timing['commit']}, {timing['date'][:10]}, batch "
+        f"{timing['batch_size']}, {timing['rounds']} rounds of {timing['steps_per_round']} steps per variant."
+    )
+
+
+#: The ablation-cost benchmark's results, in the repository.
+TIMING_FILE = "benchmarks/results/ablation_cost_cpu.json"
+
+
+def variant_costs(sweeps: Iterable[str], budget: str, repository: str) -> NotedTable:
+    """:func:`cost_table` with the step times of :data:`TIMING_FILE`, read from ``repository``; the note says where they were measured."""
+    timing = json.loads(repository_file(TIMING_FILE, repository).read_text())
+    return NotedTable(cost_table(sweeps, budget, timing), timing_note(timing))
+
+
+def cost_table(sweeps: Iterable[str], budget: str, timing: Mapping | None = None) -> pd.DataFrame:
+    """What every variant of ``sweeps`` adds to the plain ResNet of ``budget``, and its training-step time.
+
+    Parameters and FLOPs (of one 28x28 image) are counted on the built
+    network; the step time, relative to standard SE, comes from ``timing``
+    (the ablation-cost benchmark's results) when it was measured on this
+    budget's network, else ``"-"``. Variants that build standard SE under
+    another name (it is listed once, as :data:`~.ablations.STANDARD_SE`), or
+    that the network cannot build, are left out.
+    """
+    checks.choice("budget", budget, BUDGETS)
+    network = BUDGETS[budget]
+    plain = network.model().build(in_channels=1, num_classes=10)
+    plain_parameters, plain_flops = count_parameters(plain), count_flops(plain, EXAMPLE)
+    measured = timing is not None and timing.get("budget") == budget
+    times = timing["variants"] if measured else {}
+    standard = SWEEPS[STANDARD_SE[0]].fields(STANDARD_SE[1])
+    rows = []
+    for sweep in sweeps:
+        for variant in SWEEPS[checks.choice("sweep", sweep, SWEEPS)].variants:
+            fields = SWEEPS[sweep].fields(variant)
+            if ((sweep, variant) != STANDARD_SE and fields == standard) or why_not_buildable(
+                sweep, variant, budget
+            ):
+                continue
+            model = network.model(**fields).build(in_channels=1, num_classes=10)
+            time = times.get(f"{sweep}:{variant}", {}).get("time_vs_standard_se")
+            rows.append({
+                "study": sweep, "variant": variant,
+                "+ parameters": f"{count_parameters(model) - plain_parameters:,}",
+                "+ kFLOPs": f"{(count_flops(model, EXAMPLE) - plain_flops) / 1e3:.1f}",
+                "step time vs SE": "-" if time is None else f"{time:.2f}x",
+            })  # fmt: skip
+    return pd.DataFrame(rows).set_index(["study", "variant"])
+
+
+@dataclass(frozen=True)
+class NotedTable:
+    """A table and one line under it that says what it rests on (budget, seeds, machine)."""
+
+    table: pd.DataFrame
+    note: str
+
+    def _repr_html_(self) -> str:
+        return self.table.to_html() + f"<p>{html.escape(self.note)}</p>"
+
+    def __repr__(self) -> str:
+        return f"{self.table.to_string()}\n{self.note}"
+
+
+@dataclass(frozen=True, repr=False)
+class StudyTable(NotedTable):
+    """One study's results as the chapter shows them: a table and a note under it.
+
+    ``results`` keeps the numbers (for :func:`overview`); the table holds them
+    as formatted text, so the prose quotes exactly what the reader sees.
+    """
+
+    sweep: str = ""
+    results: list[VariantResult] = field(default_factory=list)
+
+
+def study_table(rows: Iterable[dict], sweep: str, budget: str) -> StudyTable:
+    """The runs of one study on ``budget``, paired by seed with its baseline, beside the paper's table.
+
+    One row per variant: mean test accuracy ± the standard deviation over
+    seeds, the paired difference from the baseline in points and its 95%
+    interval, the verdict here (better, worse, within noise), the paper's
+    difference (its baseline's top-1 error minus the variant's) and whether a
+    difference that stands out here points the paper's way. A variant in the
+    paper that this network cannot build gets a row that says why. The note
+    says how many seeds, and how many pairs of variants rank as in the paper.
+    """
+    study = STUDIES[checks.choice("study", sweep, STUDIES)]
+    results = compare(rows, study, SWEEPS[sweep].variants, budget)
+    table = []
+    for r in results:
+        d = r.difference
+        table.append({
+            "variant": r.variant, "accuracy": f"{r.summary.mean:.2%} ± {r.summary.std * 100:.2f}",
+            f"minus {study.baseline}": "-" if d is None else f"{d.mean * 100:+.2f}",
+            "95% interval": "-" if d is None else _interval(d.low, d.high), "here": r.ours,
+            "paper": "-" if r.paper_difference is None else f"{r.paper_difference:+.2f}",
+            "vs paper": r.agreement,
+        })  # fmt: skip
+    seeds = max(r.summary.n for r in results)
+    notes = [f"{budget} budget, {seeds} seeds per variant, baseline {study.baseline}"]
+    if study.paper_error:
+        agreeing, pairs = pairs_in_paper_order(results, study)
+        notes.append(f"{agreeing} of {pairs} pairs of variants ranked as in the paper ({study.source})")
+    shown = {r.variant for r in results}
+    for variant in study.paper_error:
+        if variant not in shown:
+            reason = why_not_buildable(sweep, variant, budget) or "no runs on this budget"
+            table.append({"variant": variant, "here": "not run"})
+            notes.append(f"{variant} not run: {reason.split(' (')[0]}")
+    frame = pd.DataFrame(table).set_index("variant").fillna("-")
+    if not study.paper_error:
+        frame = frame.drop(columns=["paper", "vs paper"])
+    return StudyTable(frame, "; ".join(notes) + ".", sweep, results)
+
+
+def differences_from(
+    rows: Iterable[dict], sweep: str, budget: str, reference: Iterable[dict], variant: str, name: str
+) -> pd.DataFrame:
+    """Each variant of ``sweep`` minus the ``reference`` runs of ``variant`` (called ``name``), paired by seed."""
+    rows = list(rows)
+    other = {row["seed"]: row["test_accuracy"] for row in reference if row.get("variant") == variant}
+    table = []
+    for shown in SWEEPS[checks.choice("sweep", sweep, SWEEPS)].variants:
+        runs = accuracies(rows, sweep, shown, budget)
+        seeds = sorted(set(runs) & set(other))
+        if len(seeds) < 2:
+            continue
+        d = paired_difference([other[s] for s in seeds], [runs[s] for s in seeds])
+        table.append({"variant": shown, f"minus {name}": f"{d.mean * 100:+.2f}",
+                      "95% interval": _interval(d.low, d.high), "seeds": d.n})  # fmt: skip
+    if not table:
+        raise ValueError(f"no variant of {sweep} shares two seeds with the {name} runs; run more seeds.")
+    return pd.DataFrame(table).set_index("variant")
+
+
+def overview(tables: Mapping[str, StudyTable]) -> Figure:
+    """Every study's paired differences (dots, 95% intervals as bars) and the paper's (hollow diamonds).
+
+    One panel per study, stacked, each on its own scale: compare the side of
+    zero each mark lies on, not distances across panels.
+    """
+    heights = [1 + len([r for r in t.results if r.difference is not None]) for t in tables.values()]
+    fig, axes = plt.subplots(
+        len(tables), 1, figsize=(COLUMN_WIDTH_IN, 0.42 * sum(heights) + 0.6 * len(tables) + 0.6),
+        height_ratios=heights, squeeze=False,
+    )  # fmt: skip
+    for ax, (sweep, shown) in zip(axes[:, 0], tables.items(), strict=True):
+        compared = [r for r in shown.results if r.difference is not None]
+        for y, r in enumerate(compared):
+            d = r.difference
+            ax.plot([d.low * 100, d.high * 100], [y, y], color="black")
+            ax.plot(d.mean * 100, y, "o", color="black")
+            if r.paper_difference is not None:
+                ax.plot(r.paper_difference, y, "D", mfc="none", color="tab:orange")
+        ax.axvline(0, color="grey", linewidth=0.8)
+        ax.set_yticks(range(len(compared)), [r.variant for r in compared])
+        ax.set_ylim(len(compared) - 0.4, -0.6)  # top to bottom in the tables' order
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        title = SHORT_TITLES.get(sweep, STUDIES[sweep].title)
+        ax.set_title(f"{title} (vs {STUDIES[sweep].baseline})", loc="left")
+    axes[-1, 0].set_xlabel("difference from the baseline (points)")
+    axes[0, 0].plot([], [], "o", color="black", label="here (95% interval)")
+    axes[0, 0].plot([], [], "D", mfc="none", color="tab:orange", label="paper")
+    fig.legend(loc="outside lower center", ncols=2)
+    return fig
