@@ -19,7 +19,7 @@ $(STAMP): requirements.txt pyproject.toml
 ## rebuilds them all.
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going \
-		$(if $(shell find book/_static -newer _build/html/index.html 2>/dev/null),--all)
+		$(if $(shell find book/_static -newer _build/html/_static/phone.css 2>/dev/null),--all)
 
 ## Every check: lint, fast and slow tests and doctests, the notebooks under nbval, the built book in a browser.
 test: system lint unit slow nbval browser

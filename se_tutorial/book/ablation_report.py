@@ -32,6 +32,7 @@ from ..studies.stats import paired_difference
 from ..studies.sweeps import SWEEPS
 from ..training import BUDGETS
 from ..utils import checks
+from .report import one_header_row
 from .repository import repository_file
 from .style import COLUMN_WIDTH_IN
 
@@ -158,7 +159,7 @@ def study_table(rows: Iterable[dict], sweep: str, budget: str) -> StudyTable:
             reason = why_not_buildable(sweep, variant, budget) or "no runs on this budget"
             table.append({"variant": variant, "here": "not run"})
             notes.append(f"{variant} not run: {reason.split(' (')[0]}")
-    frame = pd.DataFrame(table).set_index("variant").fillna("-")
+    frame = pd.DataFrame(table).set_index("variant").fillna("-").pipe(one_header_row)
     if not study.paper_error:
         frame = frame.drop(columns=["paper", "vs paper"])
     return StudyTable(frame, "; ".join(notes) + ".", sweep, results)
@@ -181,7 +182,7 @@ def differences_from(
                       "95% interval": _interval(d.low, d.high), "seeds": d.n})  # fmt: skip
     if not table:
         raise ValueError(f"no variant of {sweep} shares two seeds with the {name} runs; run more seeds.")
-    return pd.DataFrame(table).set_index("variant")
+    return pd.DataFrame(table).set_index("variant").pipe(one_header_row)
 
 
 def overview(tables: Mapping[str, StudyTable]) -> Figure:

@@ -21,6 +21,17 @@ from ..studies.stats import paired_difference, summarize
 from ..training.history import History
 
 
+def one_header_row(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its index's name shown in the header row's corner instead of a row of its own.
+
+    >>> frame = pd.DataFrame({"accuracy": ["92.24%"]}, index=pd.Index([0], name="seed"))
+    >>> print(one_header_row(frame))
+    seed accuracy
+    0      92.24%
+    """
+    return frame.rename_axis(index=None, columns=frame.index.name)
+
+
 def provenance(rows: Iterable[dict], width: int | None = None) -> str:
     """Where a set of runs came from, in one line: runs, budget, seeds, device, torch, commits, dates.
 
@@ -70,7 +81,7 @@ def runs_by_sweep(rows: Iterable[dict]) -> pd.DataFrame:
              "commit": ", ".join(sorted({r["commit"] for r in runs}))}
             for sweep, runs in table.items()
         ]
-    ).set_index("sweep")  # fmt: skip
+    ).set_index("sweep").pipe(one_header_row)  # fmt: skip
 
 
 def made_by(sweep: str, rows: Iterable[dict], budget: str, name: str | None = None) -> str:
@@ -111,7 +122,7 @@ def accuracies_by_seed(rows: Iterable[dict], labels: Mapping[str, str]) -> pd.Da
     table = {label: [f"{runs[label][s]:.2%}" for s in seeds] for label in runs}
     for label, accuracy in others:
         table[f"{label} - {first}"] = [f"{(accuracy[s] - base[s]) * 100:+.2f}" for s in seeds]
-    return pd.DataFrame(table, index=pd.Index(seeds, name="seed"))
+    return one_header_row(pd.DataFrame(table, index=pd.Index(seeds, name="seed")))
 
 
 def paired_summary(rows: Iterable[dict], labels: Mapping[str, str], confidence: float = 0.95) -> pd.DataFrame:
@@ -141,7 +152,7 @@ def paired_summary(rows: Iterable[dict], labels: Mapping[str, str], confidence: 
                 f"{d.higher} / {d.lower}", f"{d.p_value:.2f}",
             ]  # fmt: skip
         table[label] = column
-    return pd.DataFrame(table, index=pd.Index(names, name="over seeds"))
+    return one_header_row(pd.DataFrame(table, index=pd.Index(names, name="over seeds")))
 
 
 def trained_comparison(runs: Mapping[str, tuple[nn.Module, History]], example: torch.Tensor) -> pd.DataFrame:
@@ -170,7 +181,7 @@ def trained_comparison(runs: Mapping[str, tuple[nn.Module, History]], example: t
         ]
     names = ["test accuracy", f"minus {first} (points)", "parameters", "MFLOPs per image",
              "training time (s)", f"time vs {first}"]  # fmt: skip
-    return pd.DataFrame(table, index=pd.Index(names, name="after training"))
+    return one_header_row(pd.DataFrame(table, index=pd.Index(names, name="after training")))
 
 
 def excitation_table(stats: Mapping[str, BlockExcitations]) -> pd.DataFrame:
@@ -185,4 +196,4 @@ def excitation_table(stats: Mapping[str, BlockExcitations]) -> pd.DataFrame:
              "above 0.9": f"{block.near_one:.1%}"}
             for name, block in stats.items()
         ]
-    ).set_index("block")  # fmt: skip
+    ).set_index("block").pipe(one_header_row)  # fmt: skip

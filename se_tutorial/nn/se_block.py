@@ -150,19 +150,19 @@ class SEBlock(nn.Module):
         self.gate_name = checks.choice("gate", gate, GATES)
 
         self.fc1 = nn.Linear(channels, self.hidden_channels, bias=bias)  # W1: C -> C/r
-        self.act = nn.ReLU(inplace=True)  # delta in Eq. 3
+        self.act = nn.ReLU(inplace=True)  # delta in the paper's Eq. 3
         self.fc2 = nn.Linear(self.hidden_channels, channels, bias=bias)  # W2: C/r -> C
-        self.gate = GATES[gate]()  # sigma in Eq. 3
+        self.gate = GATES[gate]()  # sigma in the paper's Eq. 3
 
     def squeeze(self, x: torch.Tensor) -> torch.Tensor:
-        """Eq. 2, one number per channel: ``(N, C, H, W) -> (N, C)``."""
-        # By name, not via SQUEEZES: torch.fx must see the wrapped function.
+        """Squeeze (paper's Eq. 2): ``(N, C, H, W) -> (N, C)``."""
+        # Called by name, so that tracing records the pooling as one step.
         if self.squeeze_name == "avg":
             return global_average_pool(x)
         return global_max_pool(x)
 
     def excite(self, z: torch.Tensor) -> torch.Tensor:
-        """Eq. 3, the channel weights: ``(N, C) -> (N, C/r) -> (N, C)``."""
+        """Excitation (paper's Eq. 3): ``(N, C) -> (N, C/r) -> (N, C)``."""
         return self.gate(self.fc2(self.act(self.fc1(z))))
 
     def excitation(self, x: torch.Tensor) -> torch.Tensor:

@@ -243,4 +243,5 @@ def branch_gradients(budget: str, gates: Sequence[str], **options: object) -> pd
             gradient = largest_branch_gradient(spec.build(in_channels=1, num_classes=10))
             table[gate].append(f"{gradient:.2e}")
     columns = ["γ starts at 0", "γ starts at 1"]
-    return pd.DataFrame.from_dict(table, orient="index", columns=columns).rename_axis("gate")
+    # "gate" names the index column in the header row, not in a row of its own
+    return pd.DataFrame.from_dict(table, orient="index", columns=columns).rename_axis(columns="gate")

@@ -151,7 +151,7 @@ def stage_removal(
     train.set_epoch(0)
     averages = mean_excitations(network, train, batches)
     variants = {"as trained": network}
-    for title in ("identity", "average s"):
+    for title in ("identity", "average weights"):
         variant = copy.deepcopy(network)
         for index, block in enumerate(getattr(variant, stage)):
             average = averages[f"{stage}.{index}.attention"]
@@ -169,4 +169,5 @@ def stage_removal(
             "predictions changed": int((logits.argmax(1) != base_logits.argmax(1)).sum()),
             "SE parameters removed": 0 if title == "as trained" else removed,
         })  # fmt: skip
-    return pd.DataFrame(rows).set_index("network")
+    # "network" names the index column in the header row, not in a row of its own
+    return pd.DataFrame(rows).set_index("network").rename_axis(index=None, columns="network")

@@ -1,9 +1,10 @@
 """What a reader sees on a phone held upright (390 px), on every page in _toc.yml.
 
 Nothing runs off the screen: the page never scrolls sideways; printed output
-wraps instead of being cut off; displayed equations fit the column; a table too
-wide for the column scrolls inside its own box, with shadows at its edges as
-the cue that there is more. (Code boxes keep their lines and scroll: wrapping
+wraps instead of being cut off; displayed equations fit the column, their
+numbers beside or under them, not over them; a table too wide for the column
+scrolls inside its own box, with shadows at its edges as the cue that there is
+more, which its rows do not paint over. (Code boxes keep their lines and scroll: wrapping
 would break their indentation.) Figures' text legibility at this width is
 checked with the laptop's in test_reading.py.
 """
@@ -29,16 +30,25 @@ OVERFLOW = """() => {
       .filter(pre => pre.checkVisibility() && wide(pre))
       .map(pre => ({text: text(pre), over: pre.scrollWidth - pre.clientWidth})),
     equations: Array.from(article.querySelectorAll('div.math'))
-      .filter(div => div.checkVisibility() && wide(div))
-      .map(div => ({text: div.id || text(div), over: div.scrollWidth - div.clientWidth})),
+      .filter(div => div.checkVisibility() && (wide(div) || Array.from(div.querySelectorAll('mjx-container')).some(wide)))
+      .map(div => ({text: div.id || text(div), over: Math.max(div.scrollWidth - div.clientWidth,
+        ...Array.from(div.querySelectorAll('mjx-container')).map(c => c.scrollWidth - c.clientWidth))})),
     tables: Array.from(article.querySelectorAll('table'))
       .filter(table => table.checkVisibility() && table.getBoundingClientRect().right > article.getBoundingClientRect().right + 1
                        || (scroller(table) && wide(scroller(table))))
       .map(table => {
         const box = scroller(table);
-        return {text: text(table), scrolls: !!box, cue: !!box && cue(box),
+        const painted = Array.from(table.querySelectorAll('tr, th, td'))
+          .some(cell => getComputedStyle(cell).backgroundColor !== 'rgba(0, 0, 0, 0)');
+        return {text: text(table), scrolls: !!box, cue: !!box && cue(box), painted,
                 boxRight: box ? box.getBoundingClientRect().right : null};
       }),
+    labels: Array.from(article.querySelectorAll('div.math .eqno')).filter(label => {
+        const math = label.closest('div.math').querySelector('mjx-container');
+        if (!math || !label.checkVisibility()) return false;
+        const a = label.getBoundingClientRect(), b = math.getBoundingClientRect();
+        return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      }).map(label => label.textContent.trim()),
     articleRight: article.getBoundingClientRect().right,
   };
 }"""
@@ -59,6 +69,9 @@ def test_nothing_runs_off_a_phone_screen(book_page, name):
             problems.append(f"  a table runs off the column: {clip(table['text'])!r}")
         elif not table["cue"]:
             problems.append(f"  a table scrolls without a visible cue: {clip(table['text'])!r}")
+        elif table["painted"]:
+            problems.append(f"  a scrolling table's rows paint over its scroll cue: {clip(table['text'])!r}")
+    problems += [f"  equation number {label} lies over its equation" for label in found["labels"]]
     fail_if_any(problems, f"{name} at {PHONE} px")
 
 

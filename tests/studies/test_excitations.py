@@ -99,7 +99,7 @@ def test_stage_removal_replaces_only_that_stage_and_keeps_the_network(tiny):
     model, loader, _, _ = tiny
     before = {key: value.clone() for key, value in model.state_dict().items()}
     table = stage_removal(model, "layer3", loader, loader, batches=2)
-    assert list(table.index) == ["as trained", "layer3 SE: identity", "layer3 SE: average s"]
+    assert list(table.index) == ["as trained", "layer3 SE: identity", "layer3 SE: average weights"]
     assert table.loc["as trained", "test accuracy"] == f"{evaluate(model, loader)[1]:.2%}"
     assert table.loc["as trained", "predictions changed"] == 0
     removed = sum(p.numel() for block in model.layer3 for p in block.attention.parameters())
