@@ -51,12 +51,19 @@ def git_commit(code: str | Path | None = None) -> str:
 
 
 def device_name(device: torch.device | str | None = None) -> str:
-    """A readable name: the GPU model, or the CPU with its thread count."""
+    """A readable name that tells machines apart: the GPU model, or the CPU's model, threads and instruction sets.
+
+    Two CPUs of one kind can train to slightly different numbers (their maths
+    libraries pick kernels by instruction set), so a CPU is named by its model
+    and the instruction sets of :data:`CPU_FEATURES` it has, e.g.
+    ``"AMD EPYC (x86_64, 2 threads, AVX2, AVX-512, AVX512-BF16)"``.
+    """
     device = torch.device(device) if device is not None else None
     if device is not None and device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
-    return f"CPU ({cpu}, {_count(torch.get_num_threads(), 'thread')})"
+    model = _cpu_info().get("model name") or platform.processor() or "CPU"
+    details = [platform.machine(), _count(torch.get_num_threads(), "thread"), *cpu_features()]
+    return f"{model} ({', '.join(details)})"
 
 
 def provenance(device: torch.device | str | None = None) -> dict[str, str]:
@@ -73,3 +80,31 @@ def provenance(device: torch.device | str | None = None) -> dict[str, str]:
 def _count(number: int, noun: str) -> str:
     """``"1 thread"``, ``"2 threads"``."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _cpu_info() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo (Linux), else nothing."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    fields = {}
+    for line in text.split("\n\n")[0].splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+#: Instruction sets that change how fast (and how exactly) a CPU trains: flag in /proc/cpuinfo -> name.
+CPU_FEATURES = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX-BF16"}
+
+
+def cpu_features() -> list[str]:
+    """The instruction sets of :data:`CPU_FEATURES` this CPU has, by name (empty where unknown)."""
+    flags = set(_cpu_info().get("flags", "").split())
+    return [name for flag, name in CPU_FEATURES.items() if flag in flags]
+
+
+def cpu_bfloat16() -> bool:
+    """Whether this CPU has bfloat16 arithmetic instructions (AVX512-BF16 or AMX), read, not assumed."""
+    return bool({"AVX512-BF16", "AMX-BF16"} & set(cpu_features()))

@@ -19,7 +19,7 @@ from se_tutorial.utils.files import (
     claim,
     read_text_locked,
 )
-from se_tutorial.utils.provenance import git_commit, provenance
+from se_tutorial.utils.provenance import device_name, git_commit, provenance
 
 
 def test_atomic_write_replaces_the_file_whole(tmp_path):
@@ -45,8 +45,27 @@ def test_a_crash_while_writing_keeps_the_old_file_and_leaves_no_temporary(tmp_pa
 def test_provenance_names_commit_versions_device_and_date():
     record = provenance("cpu")
     assert set(record) == {"commit", "torch", "python", "device", "date"}
-    assert record["device"].startswith("CPU") and record["date"].endswith("+00:00")
+    assert record["device"] == device_name("cpu") and record["date"].endswith("+00:00")
     assert record["commit"]
+
+
+def test_a_cpu_is_named_by_its_model_threads_and_instruction_sets(monkeypatch, tmp_path):
+    from se_tutorial.utils import provenance as module
+
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu avx2 avx512f avx512_bf16 sse\n\n"
+        "processor\t: 1\nmodel name\t: AMD EPYC 9R14\n"
+    )
+    real_path = module.Path
+    monkeypatch.setattr(module, "Path", lambda p: info if p == "/proc/cpuinfo" else real_path(p))
+    monkeypatch.setattr(module.torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(module.platform, "machine", lambda: "x86_64")
+    assert module.cpu_features() == ["AVX2", "AVX-512", "AVX512-BF16"]
+    assert module.cpu_bfloat16()
+    assert module.device_name("cpu") == "AMD EPYC 9R14 (x86_64, 2 threads, AVX2, AVX-512, AVX512-BF16)"
+    info.write_text("model name\t: Old CPU\nflags\t\t: fpu avx2\n")
+    assert not module.cpu_bfloat16() and module.device_name("cpu") == "Old CPU (x86_64, 2 threads, AVX2)"
 
 
 def test_atomic_write_gives_new_files_the_usual_mode_and_keeps_an_existing_ones(tmp_path):
