@@ -48,6 +48,12 @@ def _train_config_default(field):
     return getattr(TrainConfig(), field)
 
 
+def _precision_benchmark(model, key):
+    """A number from benchmarks/results/cpu_precision.json, which chapter 4 quotes."""
+    summary = json.loads((ROOT / "benchmarks/results/cpu_precision.json").read_text())["summary"]
+    return summary[model][key]
+
+
 def _chapter5_run(variant, seed=0):
     """Test accuracy (%) of one of chapter 5's stored runs, which chapter 4 quotes."""
     from se_tutorial.studies import read_rows
@@ -76,6 +82,10 @@ CHECKED = {
     ("06_ablations", "0.5"): lambda: torch.sigmoid(torch.tensor(0.0)).item(),
     ("04_training", "0.9"): lambda: _train_config_default("momentum"),
     ("04_training", "92.24%"): lambda: _chapter5_run("resnet"),
+    ("04_training", "1.2"): lambda: round(_precision_benchmark("SE-ResNet", "median_speedup"), 1),
+    ("04_training", "1.3"): lambda: round(_precision_benchmark("ResNet", "median_speedup"), 1),
+    ("04_training", "0.12"): lambda: -_precision_benchmark("ResNet", "bfloat16_minus_float32_points"),
+    ("04_training", "0.15"): lambda: -_precision_benchmark("SE-ResNet", "bfloat16_minus_float32_points"),
     ("04_training", "91.11%"): lambda: _chapter5_run("se-resnet"),
     ("04_training", "0.1"): lambda: _train_config_default("label_smoothing"),
     ("04_training", "0.91"): lambda: round(1 - 0.1 + 0.1 / 10, 2),
@@ -168,3 +178,12 @@ def test_the_introductions_budget_times_come_from_the_benchmark_results():
     assert f"| {times['brief']['seconds_per_model']:.0f} s |" in rows["brief"]
     assert f"| {times['full']['seconds_per_model'] / 3600:.1f} h (estimated) |" in rows["full"]
     assert times["full"]["measured"].startswith("estimated") and times["brief"]["measured"] == "whole run"
+
+
+def test_chapter_4s_claim_that_three_seeds_cannot_tell_bfloat16_from_float32():
+    """Chapter 4: the bfloat16-minus-float32 differences are 'differences that three seeds cannot tell from noise'."""
+    results = json.loads((ROOT / "benchmarks/results/cpu_precision.json").read_text())
+    assert len(results["seeds"]) == 3
+    for model in ("ResNet", "SE-ResNet"):
+        low, high = results["summary"][model]["interval_points"]
+        assert low < 0 < high, model

@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import torch
 from torch import nn
 
@@ -21,6 +21,9 @@ from ..training import BUDGETS
 from ..utils import checks
 from .stats import PairedDifference, Summary, paired_difference, summarize
 from .sweeps import SWEEPS
+
+if TYPE_CHECKING:  # pandas is needed only by the tables, and imported there
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,8 @@ def branch_gradients(budget: str, gates: Sequence[str], **options: object) -> pd
     the identity); the PyTorch default starts it at 1. Same seed everywhere.
     ``options`` are more SE options (``bias=True``, say).
     """
+    import pandas as pd
+
     network = BUDGETS[checks.choice("budget", budget, BUDGETS)]
     table = {}
     for gate in gates:

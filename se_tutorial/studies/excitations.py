@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import torch
 from torch import nn
 
@@ -23,6 +23,9 @@ from ..data import DeviceLoader
 from ..nn.cost import count_parameters
 from ..nn.se_block import capture_excitations
 from ..training.evaluation import predict
+
+if TYPE_CHECKING:  # pandas is needed only by the tables, and imported there
+    import pandas as pd
 
 
 @dataclass
@@ -142,6 +145,8 @@ def stage_removal(
     after the network as trained: test accuracy, its change in points, how
     many test predictions changed, and the parameters the stage's SE blocks hold.
     """
+    import pandas as pd
+
     blocks = getattr(network, stage, None)
     if not isinstance(blocks, nn.Sequential) or not all(hasattr(b, "attention") for b in blocks):
         stages = [n for n, m in network.named_children() if isinstance(m, nn.Sequential)]

@@ -61,6 +61,7 @@ def run(
     lr: float | None = None,
     compile: bool = False,
     tta: bool = False,
+    precision: str = "auto",
     checkpoint: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
@@ -70,8 +71,9 @@ def run(
     ``model`` is a :class:`ModelSpec`, or a dict of fields that change the
     budget's network (``{"attention": "se", "placement": "pre"}``), or
     ``None`` for the budget's plain network. ``epochs`` and ``lr`` default to
-    the budget's (``None``); every argument, and the checkpoint path, is
-    checked before any data is loaded.
+    the budget's (``None``); ``precision`` is ``"auto"``, ``"float32"`` or
+    ``"bfloat16"`` (the row records the dtype used). Every argument, and the
+    checkpoint path, is checked before any data is loaded.
     """
     rank, world_size = world()
     if world_size > 1 and torch.cuda.is_available():
@@ -83,7 +85,7 @@ def run(
     spec = resolve_model(model, chosen, seed)
     config = TrainConfig(
         epochs=chosen.epochs if epochs is None else epochs, lr=chosen.lr if lr is None else lr,
-        compile=compile, tta=tta, seed=seed,
+        compile=compile, tta=tta, seed=seed, precision=precision,
     )  # fmt: skip
     check_checkpoint_path(checkpoint, resume)
     data = prepare_data(dataset, budget=chosen, device=device, seed=seed, rank=rank, world_size=world_size)
@@ -101,6 +103,7 @@ def run(
         "lr": config.lr,
         "tta": config.tta,
         "compile": config.compile,
+        "precision": history.meta["precision"],
         "world_size": world_size,
         "test_accuracy": history.rows[-1]["test_accuracy"],
         "test_loss": history.rows[-1]["test_loss"],

@@ -69,6 +69,10 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+#: What :attr:`TrainConfig.precision` may ask for.
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
 @dataclass
 class TrainConfig:
     """Hyperparameters of one training run (the budget supplies ``epochs`` and ``lr``)."""
@@ -83,6 +87,8 @@ class TrainConfig:
     compile: bool = False
     tta: bool = False  #: also average the predictions of mirrored test images
     seed: int = 0
+    #: autocast dtype: ``"auto"`` (:func:`~.precision.choose_precision` decides), ``"float32"`` or ``"bfloat16"``
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         try:
@@ -95,3 +101,7 @@ class TrainConfig:
             raise ConfigurationError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}.")
         if not 0 < self.warmup < 1:
             raise ConfigurationError(f"warmup must be a fraction in (0, 1), got {self.warmup}.")
+        if self.precision not in PRECISIONS:
+            raise ConfigurationError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}."
+            )

@@ -171,7 +171,7 @@ def fit(
     device = torch.device(data.train.device)
     rank, world_size = world()
     torch.manual_seed(config.seed)
-    precision = choose_precision(device)  # once per run: the same dtype for every step
+    precision = choose_precision(device, config.precision)  # once per run: the same dtype for every step
     if device.type == "cuda" and rank == 0 and progress:
         print(f"mixed precision: {precision}")
     scaler = precision.grad_scaler()

@@ -63,6 +63,28 @@ def test_cpus_train_in_float32_without_scaling():
     assert "autocast off" in str(chosen)
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda:0"])
+def test_a_precision_asked_for_by_name_is_the_one_used(device):
+    assert choose_precision(device, "float32").dtype is None
+    chosen = choose_precision(device, "bfloat16")
+    assert chosen.dtype == torch.bfloat16 and not chosen.grad_scaling and "asked for" in str(chosen)
+
+
+def test_an_unknown_precision_is_refused_with_the_choices():
+    from se_tutorial.utils.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="auto, float32, bfloat16"):
+        TrainConfig(precision="fp8")
+
+
+def test_a_run_in_bfloat16_says_so_in_its_history(tiny_data):
+    history = fit(
+        tiny_model(), tiny_data, TrainConfig(epochs=1, lr=0.1, precision="bfloat16"), progress=False
+    )
+    assert history.meta["precision"] == "bfloat16"
+    assert 0 <= history.rows[-1]["test_accuracy"] <= 1
+
+
 def test_an_enabled_cpu_autocast_computes_in_its_dtype():
     chosen = Precision("cpu", torch.bfloat16, False, "test")
     with chosen.autocast():
@@ -82,7 +104,7 @@ def tiny_model():
 def scaled(monkeypatch):
     """fit on the CPU as on a float16 GPU: the loss scaler on (autocast stays off on a CPU)."""
     fake = Precision("cpu", None, True, "as on a GPU without bfloat16")
-    monkeypatch.setattr("se_tutorial.training.loop.choose_precision", lambda device: fake)
+    monkeypatch.setattr("se_tutorial.training.loop.choose_precision", lambda device, requested="auto": fake)
 
 
 @pytest.mark.slow

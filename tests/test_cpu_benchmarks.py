@@ -1,0 +1,78 @@
+"""The CPU benchmarks' smoke modes: each runs its code paths in seconds and writes results with provenance.
+
+(Their numbers are measurements, not tests: nothing here asserts a time.)
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fixtures import write_fashion_mnist
+
+from se_tutorial.utils.provenance import cpu_bfloat16
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def smoke_run(script: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "SE_TUTORIAL_DATA": str(write_fashion_mnist(tmp_path / "data", train=512, test=128)),
+        "SE_TUTORIAL_CACHE": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / script),
+        "--smoke",
+        "--out",
+        str(tmp_path / "out.json"),
+    ]
+    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+
+def record(tmp_path: Path) -> dict:
+    written = json.loads((tmp_path / "out.json").read_text())
+    for key in ("commit", "torch", "device", "date", "threads"):
+        assert written[key], key
+    return written
+
+
+@pytest.mark.slow
+def test_the_levers_benchmark_times_every_configuration_against_the_peak(tmp_path):
+    result = smoke_run("cpu_levers.py", tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = record(tmp_path)
+    dtypes = ["float32", "bfloat16"] if cpu_bfloat16() else ["float32"]
+    assert sorted(written["peak_gflop_per_second"]) == sorted(dtypes)
+    assert len(written["configurations"]) == 2 * 2 * len(dtypes)  # models x memory formats x dtypes
+    for row in written["configurations"].values():
+        assert row["gflop_per_step"] > 0 and 0 < row["share_of_peak"]
+
+
+@pytest.mark.slow
+def test_the_precision_benchmark_pairs_float32_and_bfloat16_by_seed(tmp_path):
+    result = smoke_run("cpu_precision.py", tmp_path)
+    if not cpu_bfloat16():
+        assert result.returncode != 0 and "no bfloat16 instructions" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = record(tmp_path)
+    assert {(r["model"], r["seed"], r["precision"]) for r in written["runs"]} == {
+        (m, s, p) for m in ("ResNet", "SE-ResNet") for s in (0, 1) for p in ("float32", "bfloat16")
+    }
+    assert set(written["summary"]) == {"ResNet", "SE-ResNet"}
+
+
+@pytest.mark.slow
+def test_the_se_resnet50_benchmark_compares_with_timm_and_torchvision(tmp_path):
+    result = smoke_run("se_resnet50_cpu.py", tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = record(tmp_path)["rows"]
+    assert set(rows) == {"batch 2, train", "batch 2, inference"}
+    for row in rows.values():
+        assert {"se_tutorial se_resnet50", "timm seresnet50", "torchvision resnet50"} <= set(row)
+        assert row["ours_vs_timm"] > 0 and row["se_cost_vs_resnet50"] > 0
