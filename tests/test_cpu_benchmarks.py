@@ -76,3 +76,13 @@ def test_the_se_resnet50_benchmark_compares_with_timm_and_torchvision(tmp_path):
     for row in rows.values():
         assert {"se_tutorial se_resnet50", "timm seresnet50", "torchvision resnet50"} <= set(row)
         assert row["ours_vs_timm"] > 0 and row["se_cost_vs_resnet50"] > 0
+
+
+@pytest.mark.slow
+def test_the_compile_benchmark_says_when_compiling_pays_off(tmp_path):
+    result = smoke_run("cpu_compile.py", tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    networks = record(tmp_path)["networks"]
+    assert set(networks) == {"ResNet-8", "SE-ResNet-8"}
+    for row in networks.values():
+        assert row["compile_seconds"] > 0 and row["steps_in_a_brief_run"] == 4 * 468
