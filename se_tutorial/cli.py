@@ -30,6 +30,7 @@ from .studies.runs import run
 from .studies.sweeps import SWEEPS, run_sweep, summary_table
 from .training import BUDGETS, TrainingInterrupted, resolve_budget
 from .training.checkpoints import check_checkpoint_path
+from .training.config import PRECISIONS
 from .training.distributed import world
 from .utils import checks
 from .utils.errors import SETutorialError
@@ -128,6 +129,10 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--compile", action="store_true", help="use torch.compile")
     train.add_argument("--tta", action="store_true", help="flip test-time augmentation")
     train.add_argument(
+        "--precision", choices=PRECISIONS, default="auto",
+        help="autocast dtype (auto: bfloat16 on GPUs that have it, float32 on a CPU)",
+    )  # fmt: skip
+    train.add_argument(
         "--checkpoint", type=Path, default=None,
         help="checkpoint file, written every epoch; never overwritten without --resume",
     )  # fmt: skip
@@ -190,8 +195,8 @@ def _train(args: argparse.Namespace) -> int:
     try:
         row = run(
             model, dataset=args.dataset, budget=args.budget, seed=args.seed, epochs=args.epochs,
-            lr=args.lr, compile=args.compile, tta=args.tta, checkpoint=args.checkpoint,
-            resume=args.resume, progress=not args.no_progress,
+            lr=args.lr, compile=args.compile, tta=args.tta, precision=args.precision,
+            checkpoint=args.checkpoint, resume=args.resume, progress=not args.no_progress,
         )  # fmt: skip
     except TrainingInterrupted as interrupt:  # the command line spells resuming --resume
         raise KeyboardInterrupt(interrupt.describe("--resume (with the same options)")) from None

@@ -63,6 +63,8 @@ def test_cli_smoke_run_writes_a_results_row_with_provenance(tmp_path, monkeypatc
                 "--seed",
                 "1",
                 "--no-progress",
+                "--precision",
+                "bfloat16",
                 "--out",
                 str(out),
             ]
@@ -71,6 +73,7 @@ def test_cli_smoke_run_writes_a_results_row_with_provenance(tmp_path, monkeypatc
     )
     row = json.loads(out.read_text())
     assert row["attention"] == "se" and row["budget"] == "smoke" and row["seed"] == 1
+    assert row["precision"] == "bfloat16"
     assert 0 <= row["test_accuracy"] <= 1 and len(row["history"]) == BUDGETS["smoke"].epochs
     for key in ("commit", "torch", "device", "date", "wall_seconds", "data_source"):
         assert row[key], key
@@ -133,6 +136,7 @@ def test_cli_learning_rate_300_on_the_smoke_budget_fails_and_keeps_no_checkpoint
         (["--out", "."], "--out . is a directory"),
         (["--out", "a-file/run.json"], "lies under a-file, which is a file"),
         (["--checkpoint", "a-file"], "--checkpoint a-file already exists.*--resume.*remove the file"),
+        (["--precision", "fp8"], "argument --precision: invalid choice: 'fp8'"),
     ],
 )
 def test_cli_rejects_bad_arguments_before_loading_any_data(argv, message, tmp_path, monkeypatch, capsys):
