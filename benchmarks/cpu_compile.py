@@ -14,12 +14,12 @@ benchmarks/results/cpu_compile.json.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
-from results_record import write_results
+from results_record import interleaved_seconds, write_results
 from torch import nn
 
 from se_tutorial.training import BUDGETS, TrainConfig, make_optimizer
@@ -63,16 +63,12 @@ def main() -> None:
             step(compiled, optimizer, images, labels)
         compile_seconds = time.perf_counter() - start
         step(model, optimizer, images, labels)  # eager warm-up
-        medians = {"eager": [], "compiled": []}
-        for _ in range(rounds):
-            for mode, network in (("eager", model), ("compiled", compiled)):
-                times = []
-                for _ in range(steps):
-                    begin = time.perf_counter()
-                    step(network, optimizer, images, labels)
-                    times.append(time.perf_counter() - begin)
-                medians[mode].append(statistics.median(times))
-        eager, fast = (statistics.median(medians[m]) for m in ("eager", "compiled"))
+        times = interleaved_seconds(
+            {"eager": partial(step, model, optimizer, images, labels),
+             "compiled": partial(step, compiled, optimizer, images, labels)},
+            rounds, steps,
+        )  # fmt: skip
+        eager, fast = times["eager"], times["compiled"]
         saved = eager - fast
         rows[name] = {
             "compile_seconds": round(compile_seconds, 1),

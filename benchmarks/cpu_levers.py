@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import statistics
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
-from results_record import write_results
+from results_record import interleaved_seconds, write_results
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -90,22 +90,16 @@ def main() -> None:
             training_step(model, optimizer, images, labels, dtypes[dtype])
         setups[name] = (model, optimizer, images, labels, dtypes[dtype], batch)
 
-    medians: dict[str, list[float]] = {name: [] for name in setups}
-    for _ in range(rounds):
-        for name, (model, optimizer, images, labels, dtype, _) in setups.items():
-            times = []
-            for _ in range(steps):
-                start = time.perf_counter()
-                training_step(model, optimizer, images, labels, dtype)
-                times.append(time.perf_counter() - start)
-            medians[name].append(statistics.median(times))
+    seconds_per_step = interleaved_seconds(
+        {name: partial(training_step, *setup[:4], setup[4]) for name, setup in setups.items()}, rounds, steps
+    )
 
     size, repeats = (256, 2) if args.smoke else (2048, 5)
     peaks = {dtype: matmul_peak(torch.bfloat16 if dtype == "bfloat16" else torch.float32, size, repeats)
              for dtype in dtypes}  # fmt: skip
     rows = {}
     for name, (model, _, images, labels, dtype, batch) in setups.items():
-        seconds = statistics.median(medians[name])
+        seconds = seconds_per_step[name]
         flops = step_flops(model, images, labels)
         rows[name] = {
             "seconds_per_step": round(seconds, 5),

@@ -1,8 +1,11 @@
-"""One way for every benchmark to write its results: with provenance, atomically."""
+"""What the benchmarks share: writing results with provenance (atomically), and timing passes in turns."""
 
 from __future__ import annotations
 
 import json
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -17,3 +20,21 @@ def write_results(path: str | Path, benchmark: str, device: torch.device | str, 
     atomic_write_text(path, json.dumps(record, indent=2) + "\n")
     print(f"wrote {path}")
     return Path(path)
+
+
+def interleaved_seconds(passes: dict[str, Callable[[], None]], rounds: int, repeats: int) -> dict[str, float]:
+    """Each pass's time, taken in turns: in every round each pass runs ``repeats`` times in a row.
+
+    A pass's time is the median over rounds of its median in a round, so a slow
+    spell of a shared machine hits all passes alike and does not skew one.
+    """
+    medians: dict[str, list[float]] = {name: [] for name in passes}
+    for _ in range(rounds):
+        for name, one_pass in passes.items():
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                one_pass()
+                times.append(time.perf_counter() - start)
+            medians[name].append(statistics.median(times))
+    return {name: statistics.median(values) for name, values in medians.items()}

@@ -16,12 +16,11 @@ benchmarks/results/se_resnet50_cpu.json.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+from functools import partial
 from pathlib import Path
 
 import torch
-from results_record import write_results
+from results_record import interleaved_seconds, write_results
 from torch import nn
 
 from se_tutorial import se_resnet50
@@ -84,16 +83,8 @@ def main() -> None:
         for mode, one_pass in passes_of.items():
             for name in models:  # warm-up: allocations and kernel choice
                 one_pass(name)
-            medians = {name: [] for name in models}
-            for _ in range(rounds):
-                for name in models:
-                    times = []
-                    for _ in range(passes):
-                        start = time.perf_counter()
-                        one_pass(name)
-                        times.append(time.perf_counter() - start)
-                    medians[name].append(statistics.median(times))
-            ms = {name: 1000 * statistics.median(values) for name, values in medians.items()}
+            seconds = interleaved_seconds({name: partial(one_pass, name) for name in models}, rounds, passes)
+            ms = {name: 1000 * value for name, value in seconds.items()}
             row = {name: round(value, 1) for name, value in ms.items()}
             row["ours_vs_timm"] = round(ms["se_tutorial se_resnet50"] / ms["timm seresnet50"], 3)
             row["se_cost_vs_resnet50"] = round(ms["se_tutorial se_resnet50"] / ms["torchvision resnet50"], 3)

@@ -34,6 +34,13 @@ def smoke_run(script: str, tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
 
 
+def smoke_record(script: str, tmp_path: Path) -> dict:
+    """What ``script --smoke`` wrote, after checking that it succeeded and recorded its provenance."""
+    result = smoke_run(script, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return record(tmp_path)
+
+
 def record(tmp_path: Path) -> dict:
     written = json.loads((tmp_path / "out.json").read_text())
     for key in ("commit", "torch", "device", "date", "threads"):
@@ -43,9 +50,7 @@ def record(tmp_path: Path) -> dict:
 
 @pytest.mark.slow
 def test_the_levers_benchmark_times_every_configuration_against_the_peak(tmp_path):
-    result = smoke_run("cpu_levers.py", tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    written = record(tmp_path)
+    written = smoke_record("cpu_levers.py", tmp_path)
     dtypes = ["float32", "bfloat16"] if cpu_bfloat16() else ["float32"]
     assert sorted(written["peak_gflop_per_second"]) == sorted(dtypes)
     assert len(written["configurations"]) == 2 * 2 * len(dtypes)  # models x memory formats x dtypes
@@ -69,9 +74,7 @@ def test_the_precision_benchmark_pairs_float32_and_bfloat16_by_seed(tmp_path):
 
 @pytest.mark.slow
 def test_the_se_resnet50_benchmark_compares_with_timm_and_torchvision(tmp_path):
-    result = smoke_run("se_resnet50_cpu.py", tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = record(tmp_path)["rows"]
+    rows = smoke_record("se_resnet50_cpu.py", tmp_path)["rows"]
     assert set(rows) == {"batch 2, train", "batch 2, inference"}
     for row in rows.values():
         assert {"se_tutorial se_resnet50", "timm seresnet50", "torchvision resnet50"} <= set(row)
@@ -80,9 +83,7 @@ def test_the_se_resnet50_benchmark_compares_with_timm_and_torchvision(tmp_path):
 
 @pytest.mark.slow
 def test_the_compile_benchmark_says_when_compiling_pays_off(tmp_path):
-    result = smoke_run("cpu_compile.py", tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    networks = record(tmp_path)["networks"]
+    networks = smoke_record("cpu_compile.py", tmp_path)["networks"]
     assert set(networks) == {"ResNet-8", "SE-ResNet-8"}
     for row in networks.values():
         assert row["compile_seconds"] > 0 and row["steps_in_a_brief_run"] == 4 * 468

@@ -32,17 +32,13 @@ from ..studies.stats import paired_difference
 from ..studies.sweeps import SWEEPS
 from ..training import BUDGETS
 from ..utils import checks
-from .report import one_header_row
+from .report import interval_text, one_header_row, seed_accuracies
 from .repository import repository_file
 from .style import COLUMN_WIDTH_IN
 
 EXAMPLE = (1, 1, 28, 28)  #: one Fashion-MNIST image, for FLOPs
 #: Panel titles that fit the figure's width, where a study's title does not.
 SHORT_TITLES = {"gate": "Gate, zero-init", "gate-no-zero-init": "Gate, γ starts at 1"}
-
-
-def _interval(low: float, high: float) -> str:
-    return f"[{low * 100:+.2f}, {high * 100:+.2f}]"
 
 
 def timing_note(timing: Mapping) -> str:
@@ -144,7 +140,7 @@ def study_table(rows: Iterable[dict], sweep: str, budget: str) -> StudyTable:
         table.append({
             "variant": r.variant, "accuracy": f"{r.summary.mean:.2%} ± {r.summary.std * 100:.2f}",
             f"minus {study.baseline}": "-" if d is None else f"{d.mean * 100:+.2f}",
-            "95% interval": "-" if d is None else _interval(d.low, d.high), "here": r.ours,
+            "95% interval": "-" if d is None else interval_text(d.low, d.high), "here": r.ours,
             "paper": "-" if r.paper_difference is None else f"{r.paper_difference:+.2f}",
             "vs paper": r.agreement,
         })  # fmt: skip
@@ -170,7 +166,7 @@ def differences_from(
 ) -> pd.DataFrame:
     """Each variant of ``sweep`` minus the ``reference`` runs of ``variant`` (called ``name``), paired by seed."""
     rows = list(rows)
-    other = {row["seed"]: row["test_accuracy"] for row in reference if row.get("variant") == variant}
+    other = seed_accuracies(reference, variant)
     table = []
     for shown in SWEEPS[checks.choice("sweep", sweep, SWEEPS)].variants:
         runs = accuracies(rows, sweep, shown, budget)
@@ -179,7 +175,7 @@ def differences_from(
             continue
         d = paired_difference([other[s] for s in seeds], [runs[s] for s in seeds])
         table.append({"variant": shown, f"minus {name}": f"{d.mean * 100:+.2f}",
-                      "95% interval": _interval(d.low, d.high), "seeds": d.n})  # fmt: skip
+                      "95% interval": interval_text(d.low, d.high), "seeds": d.n})  # fmt: skip
     if not table:
         raise ValueError(f"no variant of {sweep} shares two seeds with the {name} runs; run more seeds.")
     return pd.DataFrame(table).set_index("variant").pipe(one_header_row)

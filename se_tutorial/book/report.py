@@ -101,8 +101,14 @@ def made_by(sweep: str, rows: Iterable[dict], budget: str, name: str | None = No
     )
 
 
-def _by_seed(rows: Iterable[dict], variant: str) -> dict[int, float]:
+def seed_accuracies(rows: Iterable[dict], variant: str) -> dict[int, float]:
+    """Final test accuracy of ``variant``'s runs, by seed: ``{seed: accuracy}``."""
     return {row["seed"]: row["test_accuracy"] for row in rows if row.get("variant") == variant}
+
+
+def interval_text(low: float, high: float) -> str:
+    """A confidence interval of fractions, in points: ``"[-1.63, +0.15]"``."""
+    return f"[{low * 100:+.2f}, {high * 100:+.2f}]"
 
 
 def accuracies_by_seed(rows: Iterable[dict], labels: Mapping[str, str]) -> pd.DataFrame:
@@ -112,7 +118,7 @@ def accuracies_by_seed(rows: Iterable[dict], labels: Mapping[str, str]) -> pd.Da
     the one the others are compared with. Only seeds every model has are shown.
     """
     rows = list(rows)
-    runs = {label: _by_seed(rows, variant) for variant, label in labels.items()}
+    runs = {label: seed_accuracies(rows, variant) for variant, label in labels.items()}
     seeds = sorted(set.intersection(*(set(r) for r in runs.values())))
     if not seeds:
         raise ValueError(
@@ -135,7 +141,7 @@ def paired_summary(rows: Iterable[dict], labels: Mapping[str, str], confidence: 
     lower, and the paired t test's p-value.
     """
     rows = list(rows)
-    runs = {label: _by_seed(rows, variant) for variant, label in labels.items()}
+    runs = {label: seed_accuracies(rows, variant) for variant, label in labels.items()}
     (first, base), *_ = runs.items()
     interval = f"{confidence:.0%} interval"
     names = ["seeds", "mean accuracy", "std (points)", f"minus {first} (points)", interval,
@@ -148,7 +154,7 @@ def paired_summary(rows: Iterable[dict], labels: Mapping[str, str], confidence: 
         if label != first and len(shared) >= 2:
             d = paired_difference([base[s] for s in shared], [accuracy[s] for s in shared], confidence)
             column[3:] = [
-                f"{d.mean * 100:+.2f}", f"[{d.low * 100:+.2f}, {d.high * 100:+.2f}]",
+                f"{d.mean * 100:+.2f}", interval_text(d.low, d.high),
                 f"{d.higher} / {d.lower}", f"{d.p_value:.2f}",
             ]  # fmt: skip
         table[label] = column
