@@ -37,10 +37,12 @@ def provenance(rows: Iterable[dict], width: int | None = None) -> str:
 
     With ``width``, the line breaks between its items to fit that many characters.
 
-    >>> rows = [{"budget": "brief", "seed": s, "device": "CPU (x86_64, 2 threads)", "torch": "2.4",
-    ...          "commit": "61dadcb", "date": f"2026-11-2{s}T16:00:00+00:00"} for s in (0, 1, 2)]
+    >>> rows = [{"budget": "brief", "epochs": 3, "precision": "bfloat16", "seed": s, "device": "AMD EPYC",
+    ...          "torch": "2.4", "commit": "61dadcb", "date": f"2026-11-2{s}T16:00:00+00:00"} for s in (0, 1, 2)]
     >>> provenance(rows)
-    '3 runs, brief budget, seeds 0-2, CPU (x86_64, 2 threads), torch 2.4, commit 61dadcb, 2026-11-20 to 2026-11-22'
+    '3 runs, brief budget (3 epochs, bfloat16), seeds 0-2, AMD EPYC, torch 2.4, commit 61dadcb, 2026-11-20 to 2026-11-22'
+
+    Rows written before rows recorded the precision name none.
     """
     rows = list(rows)
     if not rows:
@@ -55,8 +57,12 @@ def provenance(rows: Iterable[dict], width: int | None = None) -> str:
     dates = sorted(row["date"][:10] for row in rows)
     when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
     commits = values("commit")
+    epochs = sorted({str(row["epochs"]) for row in rows if "epochs" in row})
+    precisions = sorted({row["precision"] for row in rows if "precision" in row})
+    recipe = ([" and ".join(epochs) + " epochs"] if epochs else []) + precisions
+    budget = " and ".join(values("budget")) + " budget" + (f" ({', '.join(recipe)})" if recipe else "")
     items = ([
-        f"{len(rows)} runs", " and ".join(values("budget")) + " budget", seed_text, *values("device"),
+        f"{len(rows)} runs", budget, seed_text, *values("device"),
         "torch " + " and ".join(values("torch")), ("commit " if len(commits) == 1 else "commits ")
         + ", ".join(commits), when,
     ])  # fmt: skip

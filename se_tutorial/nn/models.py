@@ -64,7 +64,7 @@ class ModelSpec:
     attention_options: Mapping[str, object] = field(default_factory=dict)
     placement: str = "standard"
     attention_stages: tuple[int, ...] | None = None
-    zero_init_residual: bool = True
+    zero_init_residual: bool = False
     seed: int | None = None
 
     def __post_init__(self) -> None:

@@ -32,17 +32,26 @@ GATES: dict[str, Callable[[], nn.Module]] = {
 }
 
 
+def spatial_sum(x: torch.Tensor) -> torch.Tensor:
+    """The sum over H and W of each channel, accumulated in float32: ``(N, C, H, W) -> (N, C)``.
+
+    PyTorch's reductions already accumulate half and bfloat16 in float32, so a
+    bfloat16 map is summed as it is (asking for ``dtype=torch.float32`` would first
+    copy the whole map, 40 times the cost of the sum on a CPU). Only float16 is
+    returned in float32: a sum over a 56x56 map could exceed its largest value.
+    """
+    return x.sum(dim=(2, 3), dtype=torch.float32 if x.dtype == torch.float16 else None)
+
+
 def global_average_pool(x: torch.Tensor) -> torch.Tensor:
     """Eq. 2, the spatial mean of each channel: ``(N, C, H, W) -> (N, C)``.
 
-    Written as a float32 sum times ``1 / (H W)`` rather than ``x.mean``: the
-    backward pass of a sum is a free broadcast, where that of ``mean`` writes
-    a divided copy of the full feature map (about 25% of the block's CPU time
-    in ``benchmarks/se_block_speed.py``), and summing in at least float32 keeps
-    a float16 map of 56x56 from overflowing.
+    Written as a sum (:func:`spatial_sum`) times ``1 / (H W)`` rather than
+    ``x.mean``: the backward pass of a sum is a free broadcast, where that of
+    ``mean`` writes a divided copy of the full feature map (about 25% of the
+    block's CPU time in ``benchmarks/se_block_speed.py``).
     """
-    total = x.sum(dim=(2, 3), dtype=torch.promote_types(x.dtype, torch.float32))
-    return (total / (x.shape[2] * x.shape[3])).to(x.dtype)
+    return (spatial_sum(x) / (x.shape[2] * x.shape[3])).to(x.dtype)
 
 
 def global_max_pool(x: torch.Tensor) -> torch.Tensor:

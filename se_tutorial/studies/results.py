@@ -114,5 +114,14 @@ def read_rows(path: str | Path) -> list[dict]:
 
 
 def run_key(row: dict) -> tuple:
-    """What makes two rows the same run of a sweep: sweep, variant, seed, budget and dataset."""
-    return (row["sweep"], row["variant"], row["seed"], row["budget"], row["dataset"])
+    """What makes two rows the same run of a sweep: sweep, variant, seed, budget, dataset, epochs, precision.
+
+    Epochs and precision are in the key because a budget's recipe can change
+    between versions of the book: a run of the older recipe is another run,
+    never counted as done. (Rows written before rows recorded the precision
+    have ``None`` there.)
+    """
+    return (
+        row["sweep"], row["variant"], row["seed"], row["budget"], row["dataset"], row.get("epochs"),
+        row.get("precision"),
+    )  # fmt: skip

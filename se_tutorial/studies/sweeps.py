@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data import NORMALIZATION
-from ..training import Budget, default_device, resolve_budget
+from ..training import Budget, choose_precision, default_device, resolve_budget
 from ..utils import checks
 from ..utils.errors import ConfigurationError
 from ..utils.files import check_writable, claim, wait_for_claim
@@ -50,8 +50,8 @@ class Sweep:
     def fields(self, variant: str) -> dict[str, object]:
         """The ModelSpec fields of ``variant``: the baseline's, with the variant's overrides.
 
-        >>> SWEEPS["reduction-ratio"].fields("r=4")
-        {'attention': 'se', 'attention_options': {'reduction_ratio': 4, 'hidden_channels': 'exact'}}
+        >>> SWEEPS["reduction-ratio"].fields("r=4")["attention_options"]
+        {'reduction_ratio': 4, 'hidden_channels': 'exact'}
         """
         overrides = self.variants[checks.choice("variant", variant, self.variants)]
         merged = {**self.base, **overrides}
@@ -77,21 +77,26 @@ def _gates(*names: str) -> dict[str, dict]:
 
 
 SE = {"attention": "se"}
+#: The studies of chapters 5 and 6 start every residual branch at zero (gamma = 0), as
+#: their stored runs did; ModelSpec's default is the standard init (gamma = 1).
+ZERO_INIT = {"zero_init_residual": True}
 
 #: The sweeps by name: SE against plain, and the SENet paper's ablations (TPAMI, Tables 10-14).
 SWEEPS: dict[str, Sweep] = {
-    "se-vs-plain": Sweep("resnet", {}, {"resnet": {}, "se-resnet": SE}),
+    "se-vs-plain": Sweep("resnet", ZERO_INIT, {"resnet": {}, "se-resnet": SE}),
     # Exactly C / r hidden units: the small-channel rule would distort a study of r.
     "reduction-ratio": Sweep(
         "r=16",
-        {**SE, "attention_options": {"reduction_ratio": 16, "hidden_channels": "exact"}},
+        {**SE, **ZERO_INIT, "attention_options": {"reduction_ratio": 16, "hidden_channels": "exact"}},
         {
             f"r={r}": {"attention_options": {"reduction_ratio": r}} if r != 16 else {}
             for r in (2, 4, 8, 16, 32)
         },
     ),
-    "squeeze": Sweep("avg", SE, {"avg": {}, "max": {"attention_options": {"squeeze": "max"}}}),
-    "gate": Sweep("sigmoid", SE, _gates("sigmoid", "tanh", "relu", "hard_sigmoid")),
+    "squeeze": Sweep(
+        "avg", {**SE, **ZERO_INIT}, {"avg": {}, "max": {"attention_options": {"squeeze": "max"}}}
+    ),
+    "gate": Sweep("sigmoid", {**SE, **ZERO_INIT}, _gates("sigmoid", "tanh", "relu", "hard_sigmoid")),
     # Zero-init residual (gamma = 0) with a gate that is 0 at 0 (tanh, ReLU) and
     # bias-free FC layers is a fixed point: every residual branch outputs 0 and
     # gets 0 gradient, forever. Starting gamma at 1 compares the gates themselves.
@@ -100,12 +105,12 @@ SWEEPS: dict[str, Sweep] = {
     ),
     "placement": Sweep(
         "standard",
-        SE,
+        {**SE, **ZERO_INIT},
         {"standard": {}, **{name: {"placement": name} for name in ("pre", "post", "identity")}},
     ),
     "stages": Sweep(
         "all stages",
-        SE,
+        {**SE, **ZERO_INIT},
         {**{f"stage {stage} only": {"attention_stages": (stage,)} for stage in (1, 2, 3)}, "all stages": {}},
     ),
 }
@@ -156,6 +161,7 @@ def run_sweep(
     check_writable(out, "the results file")
     read_rows(out)  # a damaged file fails now, not after the first run
     resolved = resolve_budget(budget, default_device())
+    precision = choose_precision(default_device()).name  # what run() will train in: part of each run's key
     if variants:
         channels = len(NORMALIZATION[dataset][0])
         unbuildable = {
@@ -171,7 +177,7 @@ def run_sweep(
     while pending:
         claimed_elsewhere = []
         for seed, variant in pending:
-            key = (sweep, variant, seed, resolved.name, dataset)
+            key = (sweep, variant, seed, resolved.name, dataset, resolved.epochs, precision)
             with claim(claim_path(out, key)) as ours:
                 if not ours:
                     claimed_elsewhere.append((seed, variant))
@@ -187,7 +193,9 @@ def run_sweep(
                     f"{sweep}: waiting for {len(claimed_elsewhere)} runs another sweep is training",
                     file=sys.stderr,
                 )
-            wait_for_claim(claim_path(out, (sweep, variant, seed, resolved.name, dataset)))
+            wait_for_claim(
+                claim_path(out, (sweep, variant, seed, resolved.name, dataset, resolved.epochs, precision))
+            )
         pending = claimed_elsewhere
     return read_rows(out)
 

@@ -20,6 +20,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import DeviceLoader
+from ..nn.fused import fuse_se
+from ..utils.allocator import reuse_freed_memory
 from ..utils.provenance import device_name
 from .checkpoints import architecture, check_checkpoint_path, holding, load_checkpoint, save_checkpoint
 from .config import Budget, TrainConfig, resolve_budget
@@ -171,13 +173,17 @@ def fit(
     device = torch.device(data.train.device)
     rank, world_size = world()
     torch.manual_seed(config.seed)
+    if device.type == "cpu":
+        reuse_freed_memory()  # no page faults on each step's fresh activations
     precision = choose_precision(device, config.precision)  # once per run: the same dtype for every step
     if device.type == "cuda" and rank == 0 and progress:
         print(f"mixed precision: {precision}")
     scaler = precision.grad_scaler()
 
-    # channels-last runs convolutions about 1.7x faster on CPUs and uses tensor cores on GPUs.
+    # channels-last runs convolutions about 1.4x faster on CPUs and uses tensor cores on GPUs.
     model.to(device, memory_format=torch.channels_last)
+    if device.type == "cpu":
+        fuse_se(model)  # SE tails as one autograd function each: a third of SE's CPU cost
     train_model: nn.Module = model
     if world_size > 1:
         device_ids = [device] if device.type == "cuda" else None

@@ -7,15 +7,15 @@ float16 but no bfloat16; float16 underflows small gradients, so training there
 multiplies the loss by a running scale and unscales before the step
 (``torch.amp.GradScaler``), skipping the steps whose gradients overflowed.
 
-CPUs train in float32 unless asked otherwise. On a CPU with bfloat16
-instructions (AVX512-BF16 or AMX: :func:`~se_tutorial.utils.provenance.cpu_bfloat16`),
-``TrainConfig(precision="bfloat16")`` trains the book's networks 1.2 to 1.3
-times faster, at an accuracy within a few tenths of a point of float32's
-(``benchmarks/results/cpu_precision.json``: three seeds, the difference not
-resolved); it stays a choice until the book's CPU recipe is settled.
+CPUs with bfloat16 instructions (AVX512-BF16 or AMX, read from the CPU by
+:func:`~se_tutorial.utils.provenance.cpu_bfloat16`, not assumed) train in
+bfloat16 too: the book's networks train 1.2 to 1.3 times faster, at an
+accuracy within a few tenths of a point of float32's
+(``benchmarks/results/cpu_precision.json``). Other CPUs train in float32, where
+bfloat16 would be emulated and slower. ``TrainConfig(precision=...)`` overrides either way.
 
->>> print(choose_precision("cpu"))
-float32 (autocast off): a CPU's default; bfloat16 is opt-in.
+>>> print(choose_precision("cpu", "float32"))
+float32 (autocast off): float32 was asked for.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+
+from ..utils.provenance import cpu_bfloat16
 
 #: Compute capability from which NVIDIA GPUs have native bfloat16 (Ampere).
 BF16_CAPABILITY = (8, 0)
@@ -85,7 +87,9 @@ def choose_precision(device: torch.device | str, requested: str = "auto") -> Pre
 
 
 def _cpu_precision(device: torch.device) -> Precision:
-    return Precision(device.type, None, False, f"a {device.type.upper()}'s default; bfloat16 is opt-in.")
+    if device.type == "cpu" and cpu_bfloat16():
+        return Precision("cpu", torch.bfloat16, False, "this CPU has bfloat16 instructions.")
+    return Precision(device.type, None, False, f"this {device.type.upper()} has no bfloat16 instructions.")
 
 
 @contextmanager

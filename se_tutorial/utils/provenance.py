@@ -54,15 +54,20 @@ def device_name(device: torch.device | str | None = None) -> str:
     """A readable name that tells machines apart: the GPU model, or the CPU's model, threads and instruction sets.
 
     Two CPUs of one kind can train to slightly different numbers (their maths
-    libraries pick kernels by instruction set), so a CPU is named by its model
-    and the instruction sets of :data:`CPU_FEATURES` it has, e.g.
-    ``"AMD EPYC (x86_64, 2 threads, AVX2, AVX-512, AVX512-BF16)"``.
+    libraries pick kernels by instruction set), so a CPU is named by its model,
+    its family and model numbers (two generations of a cloud's "AMD EPYC" may
+    differ only there) and the instruction sets of
+    :data:`CPU_FEATURES` it has, e.g.
+    ``"AMD EPYC (family 26 model 2, x86_64, 2 threads, AVX2, AVX-512, AVX512-BF16)"``.
     """
     device = torch.device(device) if device is not None else None
     if device is not None and device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    model = _cpu_info().get("model name") or platform.processor() or "CPU"
-    details = [platform.machine(), _count(torch.get_num_threads(), "thread"), *cpu_features()]
+    info = _cpu_info()
+    model = info.get("model name") or platform.processor() or "CPU"
+    # Family and model numbers tell generations apart where the name does not ("AMD EPYC").
+    generation = [f"family {info['cpu family']} model {info['model']}"] if "cpu family" in info else []
+    details = [*generation, platform.machine(), _count(torch.get_num_threads(), "thread"), *cpu_features()]
     return f"{model} ({', '.join(details)})"
 
 

@@ -31,6 +31,8 @@ from se_tutorial.nn.fused import (
     triton_available,
     use_fused,
 )
+from se_tutorial.nn.fused.cpu import SEResidual, se_residual_cpu
+from se_tutorial.nn.fused.cpu import supported as cpu_supported
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -247,14 +249,69 @@ def _saved(model):
     return buffer.getvalue()
 
 
-def test_fused_auto_mode_keeps_the_readable_path_on_cpu(monkeypatch):
+def test_fused_auto_mode_takes_the_one_function_tail_on_cpu(monkeypatch):
     model = fuse_se(cifar_resnet(8, in_channels=1, attention="se"))  # mode "auto"
-    monkeypatch.setattr(
-        "se_tutorial.nn.fused.fuse.se_residual", lambda *a, **k: pytest.fail("fused on a CPU")
+    monkeypatch.setattr(  # not the custom operators: those are for GPUs (and mode=True)
+        "se_tutorial.nn.fused.fuse.se_residual", lambda *a, **k: pytest.fail("custom operators on a CPU")
     )
+    calls = []
+    monkeypatch.setattr(SEResidual, "apply", _counting(SEResidual.apply, calls))
     assert model(torch.randn(2, 1, 8, 8)).shape == (2, 10)
-    assert not use_fused("auto", torch.zeros(1)) and use_fused(True, torch.zeros(1))
+    assert len(calls) == 3  # one per block
+    assert use_fused("auto", torch.zeros(1)) and use_fused(True, torch.zeros(1))
     assert not use_fused(False, torch.zeros(1))
+
+
+def _counting(function, calls):
+    def counted(*args):
+        calls.append(args)
+        return function(*args)
+
+    return counted
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_cpu_tail_equals_the_readable_network_in_output_and_every_gradient(layout, bias):
+    torch.manual_seed(0)
+    spec = {"attention": "se", "attention_options": {"bias": bias}, "seed": 0}
+    readable_model = cifar_resnet(8, in_channels=1, **spec).double()
+    fused_model = fuse_se(copy.deepcopy(readable_model))  # "auto": the CPU function
+    images = torch.randn(3, 1, 12, 12, dtype=torch.float64).contiguous(memory_format=LAYOUTS[layout])
+    logits, grads = train_step(readable_model.to(memory_format=LAYOUTS[layout]), images)
+    fused_logits, fused_grads = train_step(fused_model.to(memory_format=LAYOUTS[layout]), images)
+    torch.testing.assert_close(fused_logits, logits, rtol=1e-12, atol=1e-12)
+    assert fused_grads.keys() == grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(fused_grads[name], grad, rtol=1e-10, atol=1e-12, msg=name)
+
+
+def test_cpu_tail_passes_gradcheck_and_keeps_bfloat16_maps_in_bfloat16():
+    double = {"dtype": torch.float64, "requires_grad": True}
+    x, shortcut = torch.randn(2, 6, 3, 3, **double), torch.randn(2, 6, 3, 3, **double)
+    w1, b1, w2, b2 = torch.randn(3, 6, **double), torch.randn(3, **double), torch.randn(6, 3, **double), None
+    assert torch.autograd.gradcheck(SEResidual.apply, (x, shortcut, w1, b1, w2, b2))
+    se = SEBlock(16)
+    x = torch.randn(4, 16, 5, 5).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = se_residual_cpu(se, x.requires_grad_(), torch.zeros_like(x))
+        expected = torch.relu(se(x.detach().float()))  # the excitation in float32 either way
+    assert out.dtype == torch.bfloat16 and out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out.float(), expected, rtol=2e-2, atol=2e-2)
+    out.float().sum().backward()
+    assert x.grad.dtype == torch.bfloat16 and se.fc1.weight.grad.dtype == torch.float32
+
+
+def test_cpu_tail_leaves_other_se_blocks_and_hooked_ones_to_the_readable_path(monkeypatch):
+    monkeypatch.setattr(SEResidual, "apply", lambda *a: pytest.fail("not the paper's SE, or hooked"))
+    images = torch.randn(2, 1, 8, 8)
+    for options in ({"squeeze": "max"}, {"gate": "tanh"}):
+        model = fuse_se(cifar_resnet(8, in_channels=1, attention="se", attention_options=options))
+        model(images)
+    model = fuse_se(cifar_resnet(8, in_channels=1, attention="se", seed=0)).eval()
+    with torch.no_grad(), capture_excitations(model) as excitations:  # a hook on each gate
+        model(images)
+    assert len(excitations) == 3 and cpu_supported(model.layer1[0].attention)  # hooks gone again
 
 
 def test_fused_se_residual_matches_its_readable_form():

@@ -17,8 +17,10 @@ def test_the_builders_take_their_defaults_from_the_spec():
     built = cifar_resnet(8)
     spec = ModelSpec(depth=8)
     gammas = [m.last_bn.weight for m in built.modules() if isinstance(m, ResidualBlock)]
-    assert built.zero_init_residual is spec.zero_init_residual is True
-    assert all(bool((g == 0).all()) for g in gammas)  # each block starts as the identity
+    assert built.zero_init_residual is spec.zero_init_residual is False
+    assert all(bool((g == 1).all()) for g in gammas)  # standard init: every BN's gamma is 1
+    zeroed = cifar_resnet(8, zero_init_residual=True)
+    assert all(bool((m.last_bn.weight == 0).all()) for m in zeroed.modules() if isinstance(m, ResidualBlock))
     assert not any(isinstance(m, SEBlock) for m in built.modules())
     # resnet50 and cifar_resnet declare no defaults of their own for the spec's fields.
     for builder in (cifar_resnet, resnet50):

@@ -16,6 +16,7 @@ from torch import nn
 from se_tutorial.data import DeviceLoader
 from se_tutorial.training import (
     TrainConfig,
+    choose_precision,
     confusion_matrix,
     evaluate,
     learning_rates,
@@ -37,6 +38,8 @@ PIXELS = [
     [[0, 0, 0], [128, 64, 255]],
 ]
 LABELS = [0, 1, 2, 2, 1, 0, 2]
+#: The hand computations are in float32 (a CPU with bfloat16 instructions would evaluate in bfloat16).
+FLOAT32 = choose_precision("cpu", "float32")
 MEAN, STD = 0.25, 0.5
 # A linear classifier on the six pixels (row-major), three classes; mirror-asymmetric on purpose.
 WEIGHT = [
@@ -106,7 +109,7 @@ def test_evaluate_matches_a_hand_computed_loss_and_accuracy(tta):
     expected_loss = sum(cross_entropy(v, y) for v, y in zip(logits, LABELS, strict=True)) / len(LABELS)
     expected_accuracy = sum(argmax(v) == y for v, y in zip(logits, LABELS, strict=True)) / len(LABELS)
 
-    loss, accuracy = evaluate(model, fixed_loader(), tta=tta)
+    loss, accuracy = evaluate(model, fixed_loader(), tta=tta, precision=FLOAT32)
 
     assert loss == pytest.approx(expected_loss, rel=1e-5)
     assert accuracy == pytest.approx(expected_accuracy, abs=1e-12)
@@ -116,7 +119,7 @@ def test_evaluate_matches_a_hand_computed_loss_and_accuracy(tta):
 @pytest.mark.parametrize("tta", [False, True])
 def test_predict_returns_every_example_in_order(tta):
     model = fixed_model().eval()
-    logits, labels = predict(model, fixed_loader(), tta=tta)
+    logits, labels = predict(model, fixed_loader(), tta=tta, precision=FLOAT32)
     assert labels.tolist() == LABELS
     assert logits.dtype == torch.float32
     torch.testing.assert_close(logits, torch.tensor(hand_predictions(tta)), rtol=1e-5, atol=1e-5)
@@ -239,8 +242,8 @@ def test_flip_test_time_augmentation_averages_the_mirrored_prediction(tiny_data)
     from se_tutorial.training import predict
 
     model = tiny_model().eval()
-    plain, labels = predict(model, tiny_data.test)
-    averaged, _ = predict(model, tiny_data.test, tta=True)
+    plain, labels = predict(model, tiny_data.test, precision=FLOAT32)
+    averaged, _ = predict(model, tiny_data.test, tta=True, precision=FLOAT32)
     with torch.no_grad():
         mirrored = torch.cat([model(images.flip(3)) for images, _ in tiny_data.test])
     torch.testing.assert_close(averaged, (plain + mirrored) / 2)

@@ -54,7 +54,8 @@ def test_a_cpu_is_named_by_its_model_threads_and_instruction_sets(monkeypatch, t
 
     info = tmp_path / "cpuinfo"
     info.write_text(
-        "processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu avx2 avx512f avx512_bf16 sse\n\n"
+        "processor\t: 0\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9R14\n"
+        "flags\t\t: fpu avx2 avx512f avx512_bf16 sse\n\n"
         "processor\t: 1\nmodel name\t: AMD EPYC 9R14\n"
     )
     real_path = module.Path
@@ -63,7 +64,9 @@ def test_a_cpu_is_named_by_its_model_threads_and_instruction_sets(monkeypatch, t
     monkeypatch.setattr(module.platform, "machine", lambda: "x86_64")
     assert module.cpu_features() == ["AVX2", "AVX-512", "AVX512-BF16"]
     assert module.cpu_bfloat16()
-    assert module.device_name("cpu") == "AMD EPYC 9R14 (x86_64, 2 threads, AVX2, AVX-512, AVX512-BF16)"
+    assert module.device_name("cpu") == (
+        "AMD EPYC 9R14 (family 25 model 17, x86_64, 2 threads, AVX2, AVX-512, AVX512-BF16)"
+    )
     info.write_text("model name\t: Old CPU\nflags\t\t: fpu avx2\n")
     assert not module.cpu_bfloat16() and module.device_name("cpu") == "Old CPU (x86_64, 2 threads, AVX2)"
 

@@ -1,7 +1,8 @@
-"""The fused SE path for GPUs: the SE tail of a residual block in fewer passes over memory.
+"""The fused SE path: the SE tail of a residual block in fewer passes over memory.
 
 * :mod:`.kernels` - the Triton kernels (imported only where Triton is installed)
 * :mod:`.ops` - the kernels as ``torch.library`` operators, with a PyTorch reference on CPUs
+* :mod:`.cpu` - the tail on CPUs: one autograd function with its backward written out
 * :mod:`.fuse` - :func:`fuse_se`, which plugs the operators into a model's blocks
 """
 

@@ -14,7 +14,7 @@ through the SE block's own :meth:`~se_tutorial.nn.SEBlock.excite`, so
 parameters, ``state_dict`` names and
 :func:`~se_tutorial.nn.capture_excitations` (a hook on ``gate``) are unchanged::
 
-    model = fuse_se(se_resnet50())  # "auto": fused on CUDA in eager mode, readable elsewhere
+    model = fuse_se(se_resnet50())  # "auto": fused in eager mode (Triton on CUDA, .cpu on CPUs)
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from torch import nn
 
 from ..blocks import ResidualBlock
 from ..se_block import SEBlock
+from . import cpu
 from .ops import scale_add_relu, squeeze, triton_available
 
 #: What :func:`fuse_se` accepts: fused always, never, or where it helps.
@@ -52,21 +53,25 @@ def se_residual(
 
 
 def use_fused(mode: bool | str, x: torch.Tensor) -> bool:
-    """Whether a block in ``mode`` takes the fused path for input ``x``.
+    """Whether a block in ``mode`` takes a fused path for input ``x``.
 
-    ``"auto"`` fuses CUDA tensors when Triton is installed, in eager mode only:
-    under ``torch.compile`` the readable path lets the compiler fuse the SE tail
-    with its neighbours (the opaque custom operators would stop it).
+    ``"auto"`` fuses in eager mode only: CUDA tensors when Triton is installed,
+    and CPU tensors (through :mod:`.cpu`). Under ``torch.compile`` the readable
+    path lets the compiler fuse the SE tail with its neighbours (the opaque
+    custom operators would stop it).
     """
     if mode == "auto":
-        return x.is_cuda and triton_available() and not torch.compiler.is_compiling()
+        if torch.compiler.is_compiling():
+            return False
+        return x.device.type == "cpu" or (x.is_cuda and triton_available())
     return bool(mode)
 
 
 class FusedSETail:
     """A fused block's :meth:`~se_tutorial.nn.blocks.ResidualBlock.join`: ``relu(se(out) + identity)`` fused.
 
-    Where ``mode`` says not to fuse (``"auto"`` on a CPU), the block's own
+    Where ``mode`` says not to fuse (``"auto"`` under ``torch.compile``, or on a
+    CPU for an SE block :func:`.cpu.supported` turns down), the block's own
     readable ``join`` runs. A plain object (not a module), so ``state_dict``
     and parameter names do not change; it pickles with the model.
     """
@@ -76,9 +81,16 @@ class FusedSETail:
 
     def __call__(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         # torch.fx traces the readable tail: the same computation, as ops a graph can hold.
-        if isinstance(out, torch.fx.Proxy) or not use_fused(self.mode, out):
+        readable = isinstance(out, torch.fx.Proxy) or not use_fused(self.mode, out)
+        se = self.block.attention
+        if not readable and self.mode == "auto" and out.device.type == "cpu":
+            # CPUs: the one-function tail, where the block is the paper's SE and nothing hooks it.
+            readable = not cpu.supported(se) or out.shape[1] != se.channels
+            if not readable:
+                return cpu.se_residual_cpu(se, out, identity)
+        if readable:
             return type(self.block).join(self.block, out, identity)
-        return se_residual(self.block.attention, out, identity)
+        return se_residual(se, out, identity)
 
     def __repr__(self) -> str:
         return f"FusedSETail(mode={self.mode!r})"
@@ -102,8 +114,9 @@ def fusion_mode(block: nn.Module) -> bool | str:
 def fuse_se(model: nn.Module, mode: bool | str = "auto") -> nn.Module:
     """Give every fusable block of ``model`` the fused SE tail, in place; returns ``model``.
 
-    ``mode`` is ``"auto"`` (fused for CUDA tensors in eager mode, readable
-    elsewhere), ``True`` (always the fused operators: on a CPU their reference
+    ``mode`` is ``"auto"`` (in eager mode: the Triton kernels for CUDA tensors,
+    :mod:`.cpu`'s one-function tail for CPU tensors; readable under
+    ``torch.compile`` and ``torch.fx``), ``True`` (always the fused operators: on a CPU their reference
     implementation, or Triton's interpreter with ``TRITON_INTERPRET=1``) or
     ``False`` (back to the readable blocks). Only each block's ``join`` changes;
     parameters, buffers and their names stay as they are, so checkpoints load either way.

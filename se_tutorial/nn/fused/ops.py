@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import torch
 
+from ..se_block import spatial_sum
+
 try:
     from . import kernels as _se_kernels
 except ImportError:  # Triton is not installed (e.g. macOS, Windows, a CPU-only wheel)
@@ -88,7 +90,7 @@ def squeeze(x: torch.Tensor) -> torch.Tensor:
     """
     _check_map("x", x)
     if not _kernels_take(x):
-        total = x.sum(dim=(2, 3), dtype=_sum_dtype(x.dtype))
+        total = spatial_sum(x).to(_sum_dtype(x.dtype))
     else:
         channels_last = _channels_last(x)
         total = _se_kernels.squeeze(_dense(x, channels_last), channels_last)
@@ -103,13 +105,16 @@ def _(x: torch.Tensor) -> torch.Tensor:
 
 def _squeeze_setup(ctx, inputs, output) -> None:
     (x,) = inputs
-    ctx.x_meta = (x.shape, x.dtype)
+    ctx.x_meta = (x.shape, x.dtype, _channels_last(x))
 
 
 def _squeeze_backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-    # d mean / dx is 1/(HW) everywhere: a broadcast view, no full-size copy.
-    shape, dtype = ctx.x_meta
-    return (grad / (shape[2] * shape[3])).to(dtype)[:, :, None, None].expand(shape)
+    # d mean / dx is 1/(HW) everywhere. On a GPU a broadcast view, no full-size copy; on a
+    # CPU a dense map, because adding a broadcast view into the map's other gradient (x also
+    # feeds the scale) takes a slow path for bfloat16, ten times the copy's cost.
+    shape, dtype, channels_last = ctx.x_meta
+    spread = (grad / (shape[2] * shape[3])).to(dtype)[:, :, None, None].expand(shape)
+    return spread if grad.is_cuda else _dense(spread, channels_last)
 
 
 squeeze.register_autograd(_squeeze_backward, setup_context=_squeeze_setup)
@@ -155,13 +160,15 @@ def _scale_add_relu_backward(
     grad: torch.Tensor, out: torch.Tensor, x: torch.Tensor, s: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(grad_x, grad_s, grad_shortcut)`` of ``out = relu(x * s + shortcut)``, in one pass."""
-    grad_x, grad_shortcut = _empty_map(x), _empty_map(x)
+    grad_x = _empty_map(x)
+    channels_last = _channels_last(x)
     if not _kernels_take(x):
-        passed = torch.where(out > 0, grad, grad.new_zeros(()), out=grad_shortcut)
-        torch.mul(passed, s[:, :, None, None], out=grad_x)
-        grad_s = (passed * x).sum(dim=(2, 3), dtype=_sum_dtype(x.dtype))
+        # ReLU's own backward kernel: vectorised for every dtype and layout (torch.where is not).
+        grad_shortcut = _dense(torch.ops.aten.threshold_backward(grad, out, 0), channels_last)
+        torch.mul(grad_shortcut, s[:, :, None, None], out=grad_x)
+        grad_s = spatial_sum(grad_shortcut * x).to(_sum_dtype(x.dtype))
     else:
-        channels_last = _channels_last(x)
+        grad_shortcut = _empty_map(x)
         grad, out, x = (_dense(t, channels_last) for t in (grad, out, x))
         grad_s = _se_kernels.scale_add_relu_backward(
             grad, out, x, s.contiguous(), grad_x, grad_shortcut, channels_last
