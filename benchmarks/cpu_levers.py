@@ -1,18 +1,21 @@
-"""What each speed lever buys on this CPU: training-step time of the brief network, in interleaved rounds.
+"""What each speed lever buys on this CPU: the brief network's training step, lever by lever, in interleaved rounds.
 
-    python benchmarks/cpu_levers.py               # ResNet-8 and SE-ResNet-8, every lever
+    python benchmarks/cpu_levers.py               # ResNet-8 and SE-ResNet-8, the levers one after another
     python benchmarks/cpu_levers.py --smoke       # the logic in seconds
 
-Levers: the batch size, the memory format (contiguous or channels-last) and
-the autocast dtype (float32, or bfloat16 where the CPU has bfloat16
-instructions). Each configuration trains ``--steps`` SGD steps per round on
-the same random batches, round after round in turns, so a slow spell of a
-shared machine hits all of them alike; a configuration's time is the median
-over rounds of its median step. The same run measures the CPU's arithmetic
-peak (a large matrix product, float32 and bfloat16) and counts the FLOPs of
-one training step (``torch.utils.flop_counter``), so each configuration's
-share of the peak is a ratio from one run. Results go to
-benchmarks/results/cpu_levers.json.
+The levers are added one at a time, each on top of the ones before, in the
+order the recipe adopted them: channels-last memory; bfloat16 autocast (where
+the CPU has bfloat16 instructions); keeping freed memory for the next step
+(:mod:`se_tutorial.utils.allocator`); and, for the SE network, its tail as one
+autograd function (:mod:`se_tutorial.nn.fused.cpu`). The first rung is none of
+them: contiguous memory, float32, glibc's default allocator, the readable
+block. Each rung trains ``--steps`` SGD steps per round on the same random
+batch, round after round in turns, so a slow spell of a shared machine hits
+all of them alike; a rung's time is the median over rounds of its median
+step. The same run measures the CPU's arithmetic peak (a large matrix
+product, float32 and bfloat16) and counts the FLOPs of one training step
+(``torch.utils.flop_counter``), so each rung's share of the peak is a ratio
+from one run. Results go to benchmarks/results/cpu_levers.json.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from results_record import interleaved_seconds, write_results
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from se_tutorial.nn.fused import fuse_se
 from se_tutorial.training import BUDGETS, TrainConfig, make_optimizer
+from se_tutorial.utils.allocator import reuse_freed_memory
 from se_tutorial.utils.provenance import cpu_bfloat16
 
 RESULTS = Path(__file__).parent / "results"
@@ -63,58 +68,84 @@ def step_flops(model: nn.Module, images, labels) -> int:
     return counter.get_total_flops()
 
 
+def rungs(bfloat16: bool) -> list[tuple[str, dict]]:
+    """The ladder: each rung's name and its settings, every lever adding to the ones before."""
+    settings = {"memory": torch.contiguous_format, "dtype": None, "keep_freed": False, "fused": False}
+    ladder = [("contiguous, float32, readable", dict(settings))]
+    steps = [("+ channels-last", {"memory": torch.channels_last})]
+    if bfloat16:
+        steps.append(("+ bfloat16 autocast", {"dtype": torch.bfloat16}))
+    steps += [("+ freed memory kept", {"keep_freed": True}), ("+ SE tail as one function", {"fused": True})]
+    for name, change in steps:
+        settings = {**settings, **change}
+        ladder.append((name, dict(settings)))
+    return ladder
+
+
+def rung_step(model, optimizer, images, labels, settings) -> None:
+    reuse_freed_memory(settings["keep_freed"])  # process-wide: set before each rung's steps
+    training_step(model, optimizer, images, labels, settings["dtype"])
+
+
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_argument("--rounds", type=int, default=3)
-    cli.add_argument("--steps", type=int, default=5, help="timed steps per configuration and round")
-    cli.add_argument("--batches", type=int, nargs="+", default=[128, 256, 512])
+    cli.add_argument("--rounds", type=int, default=7)
+    cli.add_argument("--steps", type=int, default=5, help="timed steps per rung and round")
+    cli.add_argument("--batch", type=int, default=128)
     cli.add_argument("--smoke", action="store_true", help="one round of one step, batch 32")
     cli.add_argument("--out", type=Path, default=RESULTS / "cpu_levers.json")
     args = cli.parse_args()
-    rounds, steps, batches = (1, 1, [32]) if args.smoke else (args.rounds, args.steps, args.batches)
-    dtypes = {"float32": None} | ({"bfloat16": torch.bfloat16} if cpu_bfloat16() else {})
-    formats = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+    rounds, steps, batch = (1, 1, 32) if args.smoke else (args.rounds, args.steps, args.batch)
     budget = BUDGETS["brief"]
     config = TrainConfig(epochs=1, lr=0.1)
+    dtypes = {"float32": None} | ({"bfloat16": torch.bfloat16} if cpu_bfloat16() else {})
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(batch, 1, 28, 28, generator=generator)
+    labels = torch.randint(0, 10, (batch,), generator=generator)
 
     setups = {}
-    for attention, batch, memory, dtype in itertools.product((None, "se"), batches, formats, dtypes):
-        name = f"{'SE-ResNet' if attention else 'ResNet'}, batch {batch}, {memory}, {dtype}"
+    for attention, (rung, settings) in itertools.product((None, "se"), rungs(cpu_bfloat16())):
+        if settings["fused"] and attention is None:
+            continue  # the plain network has no SE tail
+        name = f"{'SE-ResNet' if attention else 'ResNet'}: {rung}"
         model = budget.model(attention=attention, seed=0).build(in_channels=1, num_classes=10)
-        model = model.to(memory_format=formats[memory]).train()
+        model = model.to(memory_format=settings["memory"]).train()
+        if settings["fused"]:
+            fuse_se(model)
         optimizer, _ = make_optimizer(model, config, 1000)
-        generator = torch.Generator().manual_seed(0)
-        images = torch.randn(batch, 1, 28, 28, generator=generator).contiguous(memory_format=formats[memory])
-        labels = torch.randint(0, 10, (batch,), generator=generator)
+        batch_images = images.contiguous(memory_format=settings["memory"])
         for _ in range(2):  # warm-up: allocations and oneDNN's kernel choice
-            training_step(model, optimizer, images, labels, dtypes[dtype])
-        setups[name] = (model, optimizer, images, labels, dtypes[dtype], batch)
+            rung_step(model, optimizer, batch_images, labels, settings)
+        setups[name] = (model, optimizer, batch_images, labels, settings)
 
     seconds_per_step = interleaved_seconds(
-        {name: partial(training_step, *setup[:4], setup[4]) for name, setup in setups.items()}, rounds, steps
+        {name: partial(rung_step, *setup) for name, setup in setups.items()}, rounds, steps
     )
+    reuse_freed_memory()
 
     size, repeats = (256, 2) if args.smoke else (2048, 5)
-    peaks = {dtype: matmul_peak(torch.bfloat16 if dtype == "bfloat16" else torch.float32, size, repeats)
-             for dtype in dtypes}  # fmt: skip
+    peaks = {name: matmul_peak(torch.float32 if dtype is None else dtype, size, repeats)
+             for name, dtype in dtypes.items()}  # fmt: skip
+    steps_per_epoch = 60_000 // batch
     rows = {}
-    for name, (model, _, images, labels, dtype, batch) in setups.items():
+    for name, (model, _, batch_images, batch_labels, settings) in setups.items():
         seconds = seconds_per_step[name]
-        flops = step_flops(model, images, labels)
+        flops = step_flops(model, batch_images, batch_labels)
+        peak = peaks["bfloat16" if settings["dtype"] is not None else "float32"]
         rows[name] = {
             "seconds_per_step": round(seconds, 5),
-            "ms_per_image": round(1000 * seconds / batch, 4),
+            "seconds_per_epoch": round(seconds * steps_per_epoch, 1),
             "gflop_per_step": round(flops / 1e9, 3),
             "gflop_per_second": round(flops / seconds / 1e9, 1),
-            "share_of_peak": round(flops / seconds / peaks["bfloat16" if dtype else "float32"], 3),
+            "share_of_peak": round(flops / seconds / peak, 3),
         }
-        print(f"{name:<50} {1000 * seconds:8.1f} ms/step {rows[name]['ms_per_image']:7.3f} ms/image "
+        print(f"{name:<55} {1000 * seconds:8.1f} ms/step {rows[name]['seconds_per_epoch']:6.1f} s/epoch "
               f"{rows[name]['gflop_per_second']:7.1f} GFLOP/s ({rows[name]['share_of_peak']:.0%} of peak)")  # fmt: skip
-    print({dtype: f"{peak / 1e9:.0f} GFLOP/s" for dtype, peak in peaks.items()})
+    print({name: f"{peak / 1e9:.0f} GFLOP/s" for name, peak in peaks.items()})
     write_results(
-        args.out, "cpu_levers (training step of the brief network, random batches)", "cpu",
-        rounds=rounds, steps_per_round=steps, matmul_size=size,
-        peak_gflop_per_second={dtype: round(peak / 1e9, 1) for dtype, peak in peaks.items()},
+        args.out, "cpu_levers (training step of the brief network, lever by lever)", "cpu",
+        batch=batch, steps_per_epoch=steps_per_epoch, rounds=rounds, steps_per_round=steps,
+        matmul_size=size, peak_gflop_per_second={name: round(p / 1e9, 1) for name, p in peaks.items()},
         configurations=rows,
     )  # fmt: skip
 

@@ -49,13 +49,40 @@ def record(tmp_path: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_the_levers_benchmark_times_every_configuration_against_the_peak(tmp_path):
+def test_the_levers_benchmark_climbs_the_ladder_against_the_peak(tmp_path):
     written = smoke_record("cpu_levers.py", tmp_path)
     dtypes = ["float32", "bfloat16"] if cpu_bfloat16() else ["float32"]
     assert sorted(written["peak_gflop_per_second"]) == sorted(dtypes)
-    assert len(written["configurations"]) == 2 * 2 * len(dtypes)  # models x memory formats x dtypes
+    rungs = ["contiguous, float32, readable", "+ channels-last"]
+    rungs += ["+ bfloat16 autocast"] if cpu_bfloat16() else []
+    rungs += ["+ freed memory kept"]
+    expected = [f"ResNet: {rung}" for rung in rungs]
+    expected += [f"SE-ResNet: {rung}" for rung in [*rungs, "+ SE tail as one function"]]
+    assert list(written["configurations"]) == expected
     for row in written["configurations"].values():
-        assert row["gflop_per_step"] > 0 and 0 < row["share_of_peak"]
+        assert row["gflop_per_step"] > 0 and 0 < row["share_of_peak"] and row["seconds_per_epoch"] > 0
+
+
+@pytest.mark.slow
+def test_the_se_overhead_benchmark_pairs_each_round_with_the_plain_network(tmp_path):
+    written = smoke_record("cpu_se_overhead.py", tmp_path)
+    dtypes = {written["fit_precision"], "float32"}
+    assert len(written["configurations"]) == 2 * len(dtypes)  # brief and full networks x dtypes
+    for variants in written["configurations"].values():
+        assert list(variants) == ["ResNet", "SE-ResNet, readable tail", "SE-ResNet, as fit trains it"]
+        assert variants["ResNet"]["ratio_to_resnet"] == 1.0
+        for row in variants.values():
+            low, high = row["middle_half_of_rounds"]
+            assert row["ms_per_step"] > 0 and low <= row["ratio_to_resnet"] <= high
+
+
+@pytest.mark.slow
+def test_the_recipe_benchmark_trains_both_networks_and_judges_them_against_the_goal(tmp_path):
+    written = smoke_record("cpu_recipe.py", tmp_path)
+    assert written["budget"] == "smoke" and set(written["networks"]) == {"ResNet-8", "SE-ResNet-8"}
+    for network in written["networks"].values():
+        assert network["seeds"] == [0] and len(network["runs"]) == 1
+        assert network["meets_goal"] is False  # one smoke epoch on 512 images is far from 91%
 
 
 @pytest.mark.slow

@@ -29,6 +29,8 @@ class ResNet(nn.Module):
         stage_channels: output channels per stage, ``C_s``; stages after the
             first halve the resolution.
         stem: ``"cifar"`` (3x3 conv) or ``"imagenet"`` (7x7/2 conv and 3x3/2 max pool).
+        stem_stride: the stem convolution's stride; ``None`` is the stem's own
+            (1 for ``"cifar"``, 2 for ``"imagenet"``).
         stem_channels: channels after the stem.
         in_channels, num_classes: input channels and number of classes.
         attention: ``None``, a registered name such as ``"se"``, or a factory.
@@ -54,6 +56,7 @@ class ResNet(nn.Module):
         *,
         stem: str,
         stem_channels: int,
+        stem_stride: int | None = None,
         in_channels: int,
         num_classes: int,
         attention: str | AttentionFactory | None,
@@ -84,7 +87,8 @@ class ResNet(nn.Module):
                 )
 
         kernel = 3 if stem == "cifar" else 7
-        self.conv1, self.bn1 = conv_bn(in_channels, stem_channels, kernel, 1 if stem == "cifar" else 2)
+        stem_stride = checks.positive_int("stem_stride", stem_stride or (1 if stem == "cifar" else 2))
+        self.conv1, self.bn1 = conv_bn(in_channels, stem_channels, kernel, stem_stride)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1) if stem == "imagenet" else nn.Identity()
 

@@ -4,8 +4,8 @@ glibc hands every block larger than its mmap threshold straight back to the
 operating system when it is freed. A training step frees its activations and
 gradients (a few megabytes each) and allocates the same sizes again in the
 next step, so on a CPU every step maps fresh pages and takes a page fault on
-the first touch of each: about 2,400 faults per step of the book's brief
-network, some 10% of its time (``benchmarks/cpu_levers.py`` measures it).
+the first touch of each: thousands of faults per step of the book's networks
+(``benchmarks/cpu_levers.py`` measures what keeping them saves).
 Raising the threshold keeps those blocks in the process's heap for reuse, and
 raising the trim threshold keeps the heap from being handed back between steps.
 
@@ -26,23 +26,34 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 * 1024 * 1024
 #: Free memory at the top of the heap is kept until there is this much of it.
 TRIM_THRESHOLD = 1024 * 1024 * 1024
+#: glibc's defaults for both (128 KiB), which ``enabled=False`` restores.
+GLIBC_DEFAULT = 128 * 1024
+
+
+def reuse_freed_memory(enabled: bool = True) -> bool:
+    """Ask glibc to keep freed blocks of up to 32 MiB for reuse; ``True`` if it agreed.
+
+    Process-wide: memory a run freed stays reserved for the process (up to
+    1 GiB at the top of its heap). ``enabled=False`` goes back to glibc's
+    default thresholds (the benchmarks compare both). A no-op returning
+    ``False`` where the C library is not glibc (macOS, Windows, musl).
+    """
+    mallopt = _mallopt()
+    if mallopt is None:
+        return False
+    mmap, trim = (MMAP_THRESHOLD, TRIM_THRESHOLD) if enabled else (GLIBC_DEFAULT, GLIBC_DEFAULT)
+    # mallopt returns 1 on success, 0 on error.
+    return bool(mallopt(M_MMAP_THRESHOLD, mmap)) and bool(mallopt(M_TRIM_THRESHOLD, trim))
 
 
 @functools.cache
-def reuse_freed_memory() -> bool:
-    """Ask glibc to keep freed blocks of up to 32 MiB for reuse; ``True`` if it agreed.
-
-    Process-wide and lasting: memory a run freed stays reserved for the process
-    (up to 1 GiB at the top of its heap). A no-op returning ``False`` where the
-    C library is not glibc (macOS, Windows, musl). Called once per process.
-    """
+def _mallopt():
+    """glibc's ``mallopt``, or ``None`` where there is none."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
     except (OSError, AttributeError):  # no libc by that name, or one without mallopt
-        return False
+        return None
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    # mallopt returns 1 on success, 0 on error.
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return mallopt

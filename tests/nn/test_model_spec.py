@@ -101,7 +101,9 @@ def test_resnet50_keeps_its_own_depth_and_width():
 
 
 @pytest.mark.parametrize("budget", BUDGETS.values(), ids=lambda b: b.name)
-def test_a_budget_fills_in_its_depth_and_width_and_nothing_else(budget):
+def test_a_budget_fills_in_its_network_and_nothing_else(budget):
     spec = budget.model(attention="se", seed=3)
-    assert spec == ModelSpec(depth=budget.depth, width=budget.width, attention="se", seed=3)
+    assert spec == ModelSpec(
+        depth=budget.depth, width=budget.width, stem_stride=budget.stem_stride, attention="se", seed=3
+    )
     assert budget.model(depth=14).depth == 14  # a run may still ask for another depth

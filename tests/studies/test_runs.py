@@ -21,7 +21,7 @@ def test_run_rejects_zero_epochs_and_learning_rate_instead_of_using_the_budgets(
 
 def test_the_runs_model_is_the_budgets_network_with_the_overrides_and_the_runs_seed():
     brief = BUDGETS["brief"]
-    assert resolve_model(None, brief, seed=2) == ModelSpec(depth=8, width=1, seed=2)
+    assert resolve_model(None, brief, seed=2) == ModelSpec(depth=8, width=1, stem_stride=2, seed=2)
     spec = resolve_model({"attention": "se", "placement": "pre"}, brief, seed=2)
     assert (spec.depth, spec.attention, spec.placement, spec.seed) == (8, "se", "pre", 2)
     assert resolve_model(ModelSpec(depth=20), brief, seed=4) == ModelSpec(depth=20, seed=4)

@@ -1,0 +1,109 @@
+"""What SE costs on a CPU: SE-ResNet step time over ResNet step time, paired round by round.
+
+    python benchmarks/cpu_se_overhead.py            # the book's two networks, 15 rounds
+    python benchmarks/cpu_se_overhead.py --smoke    # the logic in seconds
+
+For the brief network (ResNet-8) and the full one (ResNet-20, four times as
+wide), each round trains ``--steps`` SGD steps of the plain network, of the
+SE network with its readable tail, and of the SE network as ``fit`` trains it
+(``fuse_se``: the tail as one autograd function, :mod:`se_tutorial.nn.fused.cpu`),
+one after another on the same random batch. Each round gives a ratio to the
+plain network's time in that same round, so a slow spell of the machine, which
+hits all three alike, cancels; the result is the median ratio over rounds,
+with the middle half of the rounds' ratios beside it. Autocast is what ``fit``
+chooses on this CPU (bfloat16 where it has the instructions); float32 is
+measured too. Results go to benchmarks/results/cpu_se_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from cpu_levers import training_step
+from results_record import write_results
+
+from se_tutorial.nn.fused import fuse_se
+from se_tutorial.training import BUDGETS, TrainConfig, choose_precision, make_optimizer
+from se_tutorial.utils.allocator import reuse_freed_memory
+
+RESULTS = Path(__file__).parent / "results"
+VARIANTS = ("ResNet", "SE-ResNet, readable tail", "SE-ResNet, as fit trains it")
+
+
+def networks(budget: str, batch: int) -> dict[str, tuple]:
+    """The three variants of ``budget``'s network, each with its optimizer, on one random batch."""
+    spec = BUDGETS[budget].model(seed=0)
+    plain = spec.build(in_channels=1)
+    se = spec.replace(attention="se").build(in_channels=1)
+    models = {VARIANTS[0]: plain, VARIANTS[1]: se, VARIANTS[2]: fuse_se(copy.deepcopy(se))}
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(batch, 1, 28, 28, generator=generator).contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, 10, (batch,), generator=generator)
+    setups = {}
+    for name, model in models.items():
+        model = model.to(memory_format=torch.channels_last).train()
+        optimizer, _ = make_optimizer(model, TrainConfig(epochs=1, lr=0.05), 1000)
+        setups[name] = (model, optimizer, images, labels)
+    return setups
+
+
+def paired_ratios(setups: dict[str, tuple], dtype, rounds: int, steps: int) -> dict[str, dict]:
+    """Each variant's step time and its ratio to the plain network's, round by round."""
+    for setup in setups.values():
+        for _ in range(2):  # warm-up: allocations and oneDNN's kernel choice
+            training_step(*setup, dtype)
+    seconds: dict[str, list[float]] = {name: [] for name in setups}
+    for _ in range(rounds):
+        for name, setup in setups.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                training_step(*setup, dtype)
+            seconds[name].append((time.perf_counter() - start) / steps)
+    rows = {}
+    for name, times in seconds.items():
+        ratios = sorted(t / p for t, p in zip(times, seconds[VARIANTS[0]], strict=True))
+        quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+        rows[name] = {
+            "ms_per_step": round(1000 * statistics.median(times), 2),
+            "ratio_to_resnet": round(statistics.median(ratios), 3),
+            "middle_half_of_rounds": [round(quartiles[0], 3), round(quartiles[2], 3)],
+        }
+    return rows
+
+
+def main() -> None:
+    cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli.add_argument("--rounds", type=int, default=15)
+    cli.add_argument("--steps", type=int, default=3, help="timed steps per variant and round")
+    cli.add_argument("--batch", type=int, default=128)
+    cli.add_argument("--smoke", action="store_true", help="two rounds of one step, batch 16")
+    cli.add_argument("--out", type=Path, default=RESULTS / "cpu_se_overhead.json")
+    args = cli.parse_args()
+    rounds, steps, batch = (2, 1, 16) if args.smoke else (args.rounds, args.steps, args.batch)
+    reuse_freed_memory()  # as fit trains
+    fit_precision = choose_precision("cpu")
+    dtypes = {fit_precision.name: fit_precision.dtype, "float32": None}
+    results = {}
+    for budget in ("brief", "full"):
+        setups = networks(budget, batch)
+        for dtype_name, dtype in dtypes.items():
+            name = f"{budget} network ({BUDGETS[budget].depth} layers, width {BUDGETS[budget].width}), {dtype_name}"
+            results[name] = paired_ratios(setups, dtype, rounds, steps)
+            for variant, row in results[name].items():
+                print(
+                    f"{name:<42} {variant:<28} {row['ms_per_step']:8.1f} ms/step  x{row['ratio_to_resnet']:.3f}"
+                )
+    write_results(
+        args.out, "cpu_se_overhead (SE over plain step time, paired rounds)", "cpu",
+        batch=batch, rounds=rounds, steps_per_round=steps, fit_precision=fit_precision.name,
+        configurations=results,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
