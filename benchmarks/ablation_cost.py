@@ -4,7 +4,9 @@
     python benchmarks/ablation_cost.py --smoke    # the logic in seconds
 
 Each variant of the sweeps in ``se_tutorial.ablations.STUDIES`` (and the plain
-ResNet) is built as the sweep builds it. Step times are taken round-robin: in
+ResNet) is built as the sweep builds it, and trained as ``fit`` trains it on
+this device (its precision; on a CPU, freed memory kept and standard SE's
+tail fused). Step times are taken round-robin: in
 every round each model trains ``--steps`` steps on the same real batches, so
 a slow spell of a shared machine hits all of them alike; each model's time is
 the median over rounds of its median step, and is reported as a ratio to
@@ -23,9 +25,11 @@ from budget_times import step_seconds
 from results_record import write_results
 
 from se_tutorial import count_flops, count_parameters
+from se_tutorial.nn.fused import fuse_se
 from se_tutorial.studies import STUDIES, SWEEPS
 from se_tutorial.studies.ablations import STANDARD_SE, own_variants
 from se_tutorial.training import BUDGETS, default_device, prepare_data
+from se_tutorial.utils.allocator import reuse_freed_memory
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -54,8 +58,12 @@ def main() -> None:
         except ValueError as error:  # e.g. exactly C/32 units of a 16-channel stage
             skipped[name] = str(error)
             print(f"{name}: not built ({error})")
+    if device.type == "cpu":
+        reuse_freed_memory()
     for model in models.values():
         model.to(device, memory_format=torch.channels_last)
+        if device.type == "cpu":
+            fuse_se(model)  # as fit does: only blocks with the paper's SE change
 
     medians: dict[str, list[float]] = {name: [] for name in models}
     for round_ in range(rounds):

@@ -4,12 +4,15 @@
     python benchmarks/cpu_levers.py --smoke       # the logic in seconds
 
 The levers are added one at a time, each on top of the ones before, in the
-order the recipe adopted them: channels-last memory; bfloat16 autocast (where
+order the recipe adopted them: a stride-2 stem (the network's stages at half
+the resolution; this one changes what is trained, so its accuracy is measured
+end to end, by ``cpu_recipe.py``); channels-last memory; bfloat16 autocast (where
 the CPU has bfloat16 instructions); keeping freed memory for the next step
 (:mod:`se_tutorial.utils.allocator`); and, for the SE network, its tail as one
 autograd function (:mod:`se_tutorial.nn.fused.cpu`). The first rung is none of
-them: contiguous memory, float32, glibc's default allocator, the readable
-block. Each rung trains ``--steps`` SGD steps per round on the same random
+them: the stride-1 stem, contiguous memory, float32, glibc's default
+allocator, the readable block. The last rung's evaluation of 10,000 test
+images is timed too, since a run evaluates after every epoch. Each rung trains ``--steps`` SGD steps per round on the same random
 batch, round after round in turns, so a slow spell of a shared machine hits
 all of them alike; a rung's time is the median over rounds of its median
 step. The same run measures the CPU's arithmetic peak (a large matrix
@@ -70,9 +73,11 @@ def step_flops(model: nn.Module, images, labels) -> int:
 
 def rungs(bfloat16: bool) -> list[tuple[str, dict]]:
     """The ladder: each rung's name and its settings, every lever adding to the ones before."""
-    settings = {"memory": torch.contiguous_format, "dtype": None, "keep_freed": False, "fused": False}
-    ladder = [("contiguous, float32, readable", dict(settings))]
-    steps = [("+ channels-last", {"memory": torch.channels_last})]
+    settings = {
+        "stem_stride": 1, "memory": torch.contiguous_format, "dtype": None, "keep_freed": False, "fused": False,
+    }  # fmt: skip
+    ladder = [("stride-1 stem, contiguous, float32", dict(settings))]
+    steps = [("+ stride-2 stem", {"stem_stride": 2}), ("+ channels-last", {"memory": torch.channels_last})]
     if bfloat16:
         steps.append(("+ bfloat16 autocast", {"dtype": torch.bfloat16}))
     steps += [("+ freed memory kept", {"keep_freed": True}), ("+ SE tail as one function", {"fused": True})]
@@ -80,6 +85,20 @@ def rungs(bfloat16: bool) -> list[tuple[str, dict]]:
         settings = {**settings, **change}
         ladder.append((name, dict(settings)))
     return ladder
+
+
+def evaluation_seconds(model, settings, images: int = 10_000, batch: int = 1024) -> float:
+    """Seconds to predict ``images`` random images in batches of ``batch``, as ``evaluate`` does."""
+    inputs = torch.randn(batch, 1, 28, 28).contiguous(memory_format=settings["memory"])
+    model.eval()
+    start = time.perf_counter()
+    with torch.no_grad(), torch.autocast("cpu", dtype=settings["dtype"] or torch.bfloat16,
+                                         enabled=settings["dtype"] is not None):  # fmt: skip
+        for first in range(0, images, batch):
+            model(inputs[: min(batch, images - first)])
+    seconds = time.perf_counter() - start
+    model.train()
+    return seconds
 
 
 def rung_step(model, optimizer, images, labels, settings) -> None:
@@ -108,7 +127,8 @@ def main() -> None:
         if settings["fused"] and attention is None:
             continue  # the plain network has no SE tail
         name = f"{'SE-ResNet' if attention else 'ResNet'}: {rung}"
-        model = budget.model(attention=attention, seed=0).build(in_channels=1, num_classes=10)
+        spec = budget.model(attention=attention, seed=0, stem_stride=settings["stem_stride"])
+        model = spec.build(in_channels=1, num_classes=10)
         model = model.to(memory_format=settings["memory"]).train()
         if settings["fused"]:
             fuse_se(model)
@@ -122,6 +142,14 @@ def main() -> None:
         {name: partial(rung_step, *setup) for name, setup in setups.items()}, rounds, steps
     )
     reuse_freed_memory()
+    last = rungs(cpu_bfloat16())[-1][0]
+    evaluation = {
+        network: round(
+            evaluation_seconds(setups[f"{network}: {rung}"][0], setups[f"{network}: {rung}"][4]), 2
+        )
+        for network, rung in (("ResNet", rungs(cpu_bfloat16())[-2][0]), ("SE-ResNet", last))
+    }
+    print("evaluating 10,000 images:", evaluation)
 
     size, repeats = (256, 2) if args.smoke else (2048, 5)
     peaks = {name: matmul_peak(torch.float32 if dtype is None else dtype, size, repeats)
@@ -146,6 +174,7 @@ def main() -> None:
         args.out, "cpu_levers (training step of the brief network, lever by lever)", "cpu",
         batch=batch, steps_per_epoch=steps_per_epoch, rounds=rounds, steps_per_round=steps,
         matmul_size=size, peak_gflop_per_second={name: round(p / 1e9, 1) for name, p in peaks.items()},
+        evaluation_seconds=evaluation,
         configurations=rows,
     )  # fmt: skip
 

@@ -23,6 +23,7 @@ from results_record import write_results
 
 from se_tutorial.studies import run
 from se_tutorial.training import BUDGETS, choose_precision
+from se_tutorial.utils.provenance import provenance
 
 RESULTS = Path(__file__).parent / "results"
 NETWORKS = {"ResNet-8": {}, "SE-ResNet-8": {"attention": "se"}}
@@ -52,6 +53,7 @@ def main() -> None:
     args = cli.parse_args()
     budget, seeds = ("smoke", [0]) if args.smoke else ("brief", args.seeds)
     recipe = BUDGETS[budget]
+    origin = provenance("cpu")  # the code that runs, whatever happens to the tree meanwhile
     runs: dict[str, list[dict]] = {name: [] for name in NETWORKS}
     for seed in seeds:
         for name, fields in NETWORKS.items():  # plain and SE in turns: a slow spell hits both
@@ -62,6 +64,7 @@ def main() -> None:
             )
             write_results(
                 args.out, "cpu_recipe (brief budget end to end: accuracy and wall time over seeds)", "cpu",
+                origin=origin,
                 budget=budget, epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
                 precision=choose_precision("cpu").name, goal=GOAL,
                 networks={n: {"runs": r, **summary(r)} for n, r in runs.items() if r},

@@ -11,12 +11,28 @@ from pathlib import Path
 import torch
 
 from se_tutorial.utils.files import atomic_write_text
-from se_tutorial.utils.provenance import provenance
+from se_tutorial.utils.provenance import git_commit, provenance
+
+#: The commit checked out when the benchmark was started.
+COMMIT_AT_START = git_commit()
 
 
-def write_results(path: str | Path, benchmark: str, device: torch.device | str, **fields: object) -> Path:
-    """Write ``fields`` as JSON to ``path`` after the benchmark's name, provenance and thread count."""
-    record = {"benchmark": benchmark, **provenance(device), "threads": torch.get_num_threads(), **fields}
+def write_results(
+    path: str | Path,
+    benchmark: str,
+    device: torch.device | str,
+    *,
+    origin: dict | None = None,
+    **fields: object,
+) -> Path:
+    """Write ``fields`` as JSON to ``path`` after the benchmark's name, provenance and thread count.
+
+    The commit is the one checked out when the benchmark started (the code
+    that ran, whatever happened to the tree meanwhile). ``origin`` replaces
+    the whole provenance with one taken at the start.
+    """
+    origin = origin or {**provenance(device), "commit": COMMIT_AT_START}
+    record = {"benchmark": benchmark, **origin, "threads": torch.get_num_threads(), **fields}
     atomic_write_text(path, json.dumps(record, indent=2) + "\n")
     print(f"wrote {path}")
     return Path(path)

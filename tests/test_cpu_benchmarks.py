@@ -53,7 +53,7 @@ def test_the_levers_benchmark_climbs_the_ladder_against_the_peak(tmp_path):
     written = smoke_record("cpu_levers.py", tmp_path)
     dtypes = ["float32", "bfloat16"] if cpu_bfloat16() else ["float32"]
     assert sorted(written["peak_gflop_per_second"]) == sorted(dtypes)
-    rungs = ["contiguous, float32, readable", "+ channels-last"]
+    rungs = ["stride-1 stem, contiguous, float32", "+ stride-2 stem", "+ channels-last"]
     rungs += ["+ bfloat16 autocast"] if cpu_bfloat16() else []
     rungs += ["+ freed memory kept"]
     expected = [f"ResNet: {rung}" for rung in rungs]
@@ -61,6 +61,13 @@ def test_the_levers_benchmark_climbs_the_ladder_against_the_peak(tmp_path):
     assert list(written["configurations"]) == expected
     for row in written["configurations"].values():
         assert row["gflop_per_step"] > 0 and 0 < row["share_of_peak"] and row["seconds_per_epoch"] > 0
+    steps = written["configurations"]
+    assert (
+        steps["ResNet: + stride-2 stem"]["gflop_per_step"]
+        < steps["ResNet: + channels-last"]["gflop_per_step"] * 1.01
+    )
+    assert steps["ResNet: + stride-2 stem"]["gflop_per_step"] < 0.5 * steps[expected[0]]["gflop_per_step"]
+    assert set(written["evaluation_seconds"]) == {"ResNet", "SE-ResNet"}
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from ..studies.stats import paired_difference
 from ..studies.sweeps import SWEEPS
 from ..training import BUDGETS
 from ..utils import checks
-from .report import interval_text, one_header_row, seed_accuracies
+from .report import NotedTable, interval_text, one_header_row, seed_accuracies
 from .repository import repository_file
 from .style import COLUMN_WIDTH_IN
 
@@ -93,20 +92,6 @@ def cost_table(sweeps: Iterable[str], budget: str, timing: Mapping | None = None
                 "step time vs SE": "-" if time is None else f"{time:.2f}x",
             })  # fmt: skip
     return pd.DataFrame(rows).set_index(["study", "variant"])
-
-
-@dataclass(frozen=True)
-class NotedTable:
-    """A table and one line under it that says what it rests on (budget, seeds, machine)."""
-
-    table: pd.DataFrame
-    note: str
-
-    def _repr_html_(self) -> str:
-        return self.table.to_html() + f"<p>{html.escape(self.note)}</p>"
-
-    def __repr__(self) -> str:
-        return f"{self.table.to_string()}\n{self.note}"
 
 
 @dataclass(frozen=True, repr=False)

@@ -9,7 +9,9 @@ prose under a table quotes are exactly the ones the reader sees in it.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -209,3 +211,17 @@ def excitation_table(stats: Mapping[str, BlockExcitations]) -> pd.DataFrame:
             for name, block in stats.items()
         ]
     ).set_index("block").pipe(one_header_row)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NotedTable:
+    """A table and one line under it that says what it rests on (budget, seeds, machine)."""
+
+    table: pd.DataFrame
+    note: str
+
+    def _repr_html_(self) -> str:
+        return self.table.to_html() + f"<p>{html.escape(self.note)}</p>"
+
+    def __repr__(self) -> str:
+        return f"{self.table.to_string()}\n{self.note}"
