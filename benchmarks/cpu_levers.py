@@ -7,11 +7,14 @@ The levers are added one at a time, each on top of the ones before, in the
 order the recipe adopted them: a stride-2 stem (the network's stages at half
 the resolution; this one changes what is trained, so its accuracy is measured
 end to end, by ``cpu_recipe.py``); channels-last memory; bfloat16 autocast (where
-the CPU has bfloat16 instructions); keeping freed memory for the next step
-(:mod:`se_tutorial.utils.allocator`); and, for the SE network, its tail as one
+the CPU has bfloat16 instructions); and, for the SE network, its tail as one
 autograd function (:mod:`se_tutorial.nn.fused.cpu`). The first rung is none of
-them: the stride-1 stem, contiguous memory, float32, glibc's default
-allocator, the readable block. The last rung's evaluation of 10,000 test
+them: the stride-1 stem, contiguous memory, float32, the readable block.
+Every rung keeps freed memory for the next step, as ``fit`` does
+(:mod:`se_tutorial.utils.allocator`); since glibc's own behaviour cannot be
+restored within a process, that lever is measured apart, in child processes
+that train the last rung's networks with and without it, in turns: time and
+page faults per step. The last rung's evaluation of 10,000 test
 images is timed too, since a run evaluates after every epoch. Each rung trains ``--steps`` SGD steps per round on the same random
 batch, round after round in turns, so a slow spell of a shared machine hits
 all of them alike; a rung's time is the median over rounds of its median
@@ -25,6 +28,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import resource
+import statistics
+import subprocess
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -73,14 +81,12 @@ def step_flops(model: nn.Module, images, labels) -> int:
 
 def rungs(bfloat16: bool) -> list[tuple[str, dict]]:
     """The ladder: each rung's name and its settings, every lever adding to the ones before."""
-    settings = {
-        "stem_stride": 1, "memory": torch.contiguous_format, "dtype": None, "keep_freed": False, "fused": False,
-    }  # fmt: skip
+    settings = {"stem_stride": 1, "memory": torch.contiguous_format, "dtype": None, "fused": False}
     ladder = [("stride-1 stem, contiguous, float32", dict(settings))]
     steps = [("+ stride-2 stem", {"stem_stride": 2}), ("+ channels-last", {"memory": torch.channels_last})]
     if bfloat16:
         steps.append(("+ bfloat16 autocast", {"dtype": torch.bfloat16}))
-    steps += [("+ freed memory kept", {"keep_freed": True}), ("+ SE tail as one function", {"fused": True})]
+    steps.append(("+ SE tail as one function", {"fused": True}))
     for name, change in steps:
         settings = {**settings, **change}
         ladder.append((name, dict(settings)))
@@ -102,8 +108,62 @@ def evaluation_seconds(model, settings, images: int = 10_000, batch: int = 1024)
 
 
 def rung_step(model, optimizer, images, labels, settings) -> None:
-    reuse_freed_memory(settings["keep_freed"])  # process-wide: set before each rung's steps
     training_step(model, optimizer, images, labels, settings["dtype"])
+
+
+def build(attention: str | None, settings: dict, batch: int, seed: int = 0) -> tuple:
+    """A rung's network, optimizer and random batch, warmed up."""
+    spec = BUDGETS["brief"].model(attention=attention, seed=seed, stem_stride=settings["stem_stride"])
+    model = spec.build(in_channels=1, num_classes=10).to(memory_format=settings["memory"]).train()
+    if settings["fused"]:
+        fuse_se(model)
+    optimizer, _ = make_optimizer(model, TrainConfig(epochs=1, lr=0.1), 1000)
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randn(batch, 1, 28, 28, generator=generator).contiguous(memory_format=settings["memory"])
+    labels = torch.randint(0, 10, (batch,), generator=generator)
+    for _ in range(2):  # warm-up: allocations and oneDNN's kernel choice
+        rung_step(model, optimizer, images, labels, settings)
+    return model, optimizer, images, labels, settings
+
+
+def allocator_child(keep_freed: bool, batch: int, steps: int) -> None:
+    """In a child process: the last rung's two networks, ``steps`` steps each; prints ms and faults per step."""
+    if keep_freed:
+        reuse_freed_memory()
+    ladder = rungs(cpu_bfloat16())
+    measured = {}
+    for network, attention, rung in (("ResNet", None, ladder[-2]), ("SE-ResNet", "se", ladder[-1])):
+        setup = build(attention, rung[1], batch)
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        start = time.perf_counter()
+        for _ in range(steps):
+            rung_step(*setup)
+        measured[network] = {
+            "ms_per_step": 1000 * (time.perf_counter() - start) / steps,
+            "faults_per_step": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps,
+        }
+    print(json.dumps(measured))
+
+
+def allocator_effect(batch: int, steps: int, rounds: int) -> dict:
+    """Both networks with glibc's own allocator behaviour and with freed memory kept, child by child in turns."""
+    runs: dict[str, list[dict]] = {"glibc as it starts": [], "freed memory kept": []}
+    for _ in range(rounds):
+        for name, flag in (("glibc as it starts", "off"), ("freed memory kept", "on")):
+            command = [sys.executable, __file__, "--allocator-child", flag, "--batch", str(batch),
+                       "--steps", str(steps)]  # fmt: skip
+            result = subprocess.run(command, capture_output=True, text=True, check=True)
+            runs[name].append(json.loads(result.stdout.strip().splitlines()[-1]))
+    return {
+        name: {
+            network: {
+                key: round(statistics.median(run[network][key] for run in measured), 1)
+                for key in ("ms_per_step", "faults_per_step")
+            }
+            for network in ("ResNet", "SE-ResNet")
+        }
+        for name, measured in runs.items()
+    }
 
 
 def main() -> None:
@@ -113,35 +173,26 @@ def main() -> None:
     cli.add_argument("--batch", type=int, default=128)
     cli.add_argument("--smoke", action="store_true", help="one round of one step, batch 32")
     cli.add_argument("--out", type=Path, default=RESULTS / "cpu_levers.json")
+    cli.add_argument("--allocator-child", choices=["on", "off"], help=argparse.SUPPRESS)
     args = cli.parse_args()
+    if args.allocator_child:
+        allocator_child(args.allocator_child == "on", args.batch, args.steps)
+        return
     rounds, steps, batch = (1, 1, 32) if args.smoke else (args.rounds, args.steps, args.batch)
-    budget = BUDGETS["brief"]
-    config = TrainConfig(epochs=1, lr=0.1)
+    reuse_freed_memory()  # as fit trains; allocator_effect measures the difference it makes
     dtypes = {"float32": None} | ({"bfloat16": torch.bfloat16} if cpu_bfloat16() else {})
-    generator = torch.Generator().manual_seed(0)
-    images = torch.randn(batch, 1, 28, 28, generator=generator)
-    labels = torch.randint(0, 10, (batch,), generator=generator)
-
     setups = {}
     for attention, (rung, settings) in itertools.product((None, "se"), rungs(cpu_bfloat16())):
         if settings["fused"] and attention is None:
             continue  # the plain network has no SE tail
-        name = f"{'SE-ResNet' if attention else 'ResNet'}: {rung}"
-        spec = budget.model(attention=attention, seed=0, stem_stride=settings["stem_stride"])
-        model = spec.build(in_channels=1, num_classes=10)
-        model = model.to(memory_format=settings["memory"]).train()
-        if settings["fused"]:
-            fuse_se(model)
-        optimizer, _ = make_optimizer(model, config, 1000)
-        batch_images = images.contiguous(memory_format=settings["memory"])
-        for _ in range(2):  # warm-up: allocations and oneDNN's kernel choice
-            rung_step(model, optimizer, batch_images, labels, settings)
-        setups[name] = (model, optimizer, batch_images, labels, settings)
+        setups[f"{'SE-ResNet' if attention else 'ResNet'}: {rung}"] = build(attention, settings, batch)
 
     seconds_per_step = interleaved_seconds(
         {name: partial(rung_step, *setup) for name, setup in setups.items()}, rounds, steps
     )
-    reuse_freed_memory()
+    allocator_rounds = 1 if args.smoke else 3
+    allocator = allocator_effect(batch, steps * 4, allocator_rounds)
+    print("allocator:", allocator)
     last = rungs(cpu_bfloat16())[-1][0]
     evaluation = {
         network: round(
@@ -174,7 +225,7 @@ def main() -> None:
         args.out, "cpu_levers (training step of the brief network, lever by lever)", "cpu",
         batch=batch, steps_per_epoch=steps_per_epoch, rounds=rounds, steps_per_round=steps,
         matmul_size=size, peak_gflop_per_second={name: round(p / 1e9, 1) for name, p in peaks.items()},
-        evaluation_seconds=evaluation,
+        evaluation_seconds=evaluation, allocator=allocator, allocator_rounds=allocator_rounds,
         configurations=rows,
     )  # fmt: skip
 

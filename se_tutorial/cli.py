@@ -130,7 +130,7 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--tta", action="store_true", help="flip test-time augmentation")
     train.add_argument(
         "--precision", choices=PRECISIONS, default="auto",
-        help="autocast dtype (auto: bfloat16 on GPUs that have it, float32 on a CPU)",
+        help="autocast dtype (auto: bfloat16 on GPUs and CPUs that have it, else float16 or float32)",
     )  # fmt: skip
     train.add_argument(
         "--checkpoint", type=Path, default=None,

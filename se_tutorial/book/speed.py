@@ -3,7 +3,9 @@
 * :func:`lever_table` - the brief network's training step, lever by lever
   (``benchmarks/cpu_levers.py``), as seconds per epoch
 * :func:`recipe_table` - the recipe end to end over seeds (``benchmarks/cpu_recipe.py``)
-* :func:`compile_note` - whether ``torch.compile`` paid off (``benchmarks/cpu_compile.py``)
+* :func:`se_overhead` - the SE-ResNet's step time over the ResNet's (``benchmarks/cpu_se_overhead.py``)
+* :func:`other_levers` - keeping freed memory, evaluation, and ``torch.compile``
+  (``benchmarks/cpu_levers.py`` and ``benchmarks/cpu_compile.py``)
 
 Each reads its file from the repository (the clone's, or fetched), so a
 chapter shows what was measured, with where and when.
@@ -22,6 +24,7 @@ from .repository import repository_file
 LEVERS_FILE = "benchmarks/results/cpu_levers.json"
 RECIPE_FILE = "benchmarks/results/cpu_recipe.json"
 COMPILE_FILE = "benchmarks/results/cpu_compile.json"
+OVERHEAD_FILE = "benchmarks/results/cpu_se_overhead.json"
 NETWORKS = ("ResNet", "SE-ResNet")
 
 
@@ -79,14 +82,46 @@ def recipe_table(recipe: Mapping) -> NotedTable:
     return NotedTable(pd.DataFrame.from_dict(rows, orient="index").rename_axis("network"), note)
 
 
-def compile_note(compiled: Mapping) -> str:
-    """One line: what ``torch.compile`` cost up front and what it did to a step, from its benchmark."""
-    parts = []
-    for name, row in compiled["networks"].items():
-        parts.append(
-            f"{name}: {row['compile_seconds']:.0f} s to compile, then steps {row['speedup']:.2f}x as fast"
-        )
-    return "; ".join(parts) + f" ({measured_where(compiled)})."
+def se_overhead(overhead: Mapping) -> NotedTable:
+    """The SE-ResNet's training step over the ResNet's, per network and precision, readable and as ``fit`` trains it."""
+    rows = {}
+    for name, variants in overhead["configurations"].items():
+        rows[name.replace(" network", "").replace(" layers", "")] = {
+            variant.removeprefix("SE-ResNet, "): f"{row['ratio_to_resnet']:.2f}x"
+            for variant, row in variants.items()
+            if variant != "ResNet"
+        }
+    note = (
+        f"Median over {overhead['rounds']} rounds of each round's ratio to the ResNet's step, "
+        f"batch {overhead['batch']}; {measured_where(overhead)}."
+    )
+    return NotedTable(pd.DataFrame.from_dict(rows, orient="index").rename_axis("network"), note)
+
+
+def other_levers(levers: Mapping, compiled: Mapping) -> NotedTable:
+    """The levers measured apart from the ladder: the allocator, evaluation, and ``torch.compile``.
+
+    ``levers`` is the levers benchmark's record (its allocator rows come from
+    child processes run in turns), ``compiled`` the compile benchmark's.
+    """
+    allocator = levers["allocator"]
+    rows: dict[str, dict[str, str]] = {}
+    for setting, measured in allocator.items():
+        rows[f"step, {setting}"] = {
+            network: f"{row['ms_per_step']:.1f} ms, {row['faults_per_step']:,.0f} faults"
+            for network, row in measured.items()
+        }
+    rows["evaluating the test set"] = {
+        network: f"{seconds:.2f} s" for network, seconds in levers["evaluation_seconds"].items()
+    }
+    runs = {network.removesuffix("-8"): row for network, row in compiled["networks"].items()}
+    rows["torch.compile: compiling"] = {n: f"{row['compile_seconds']:.0f} s" for n, row in runs.items()}
+    rows["torch.compile: step speed-up"] = {n: f"{row['speedup']:.2f}x" for n, row in runs.items()}
+    note = (
+        f"Allocator: median of {levers['allocator_rounds']} child processes each, batch {levers['batch']}; "
+        f"levers {measured_where(levers)}; compile {compiled['precision']}, {measured_where(compiled)}."
+    )
+    return NotedTable(pd.DataFrame.from_dict(rows, orient="index").rename_axis("lever"), note)
 
 
 def read(path: str, repository: str) -> dict:

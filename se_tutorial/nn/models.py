@@ -41,7 +41,7 @@ class ModelSpec:
         width: multiplies the 16/32/64 channels of the three stages.
         stem_stride: stride of the 3x3 stem convolution. 1 is He et al.'s; 2 halves
             every stage's resolution (28x28 images: stages at 14, 7 and 4 pixels
-            instead of 28, 14 and 7), for about a third of the computation with the same weights.
+            instead of 28, 14 and 7), for about a quarter of the computation with the same weights.
         attention: ``None``, a registered name (``"se"``; see :data:`ATTENTION_LAYERS`), or a
             factory ``channels -> module`` of your own (such a spec builds, but a results row
             can only record a name: register the module to name it).

@@ -84,6 +84,17 @@ ZERO_INIT = {"zero_init_residual": True}
 #: The sweeps by name: SE against plain, and the SENet paper's ablations (TPAMI, Tables 10-14).
 SWEEPS: dict[str, Sweep] = {
     "se-vs-plain": Sweep("resnet", ZERO_INIT, {"resnet": {}, "se-resnet": SE}),
+    # SE against plain from both initialisations, paired by seed: is zero-init why SE does not help?
+    "se-and-init": Sweep(
+        "resnet",
+        {},
+        {
+            "resnet": {},
+            "se-resnet": SE,
+            "resnet, zero-init": ZERO_INIT,
+            "se-resnet, zero-init": {**SE, **ZERO_INIT},
+        },
+    ),
     # Exactly C / r hidden units: the small-channel rule would distort a study of r.
     "reduction-ratio": Sweep(
         "r=16",

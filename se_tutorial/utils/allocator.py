@@ -26,24 +26,21 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 * 1024 * 1024
 #: Free memory at the top of the heap is kept until there is this much of it.
 TRIM_THRESHOLD = 1024 * 1024 * 1024
-#: glibc's defaults for both (128 KiB), which ``enabled=False`` restores.
-GLIBC_DEFAULT = 128 * 1024
 
 
-def reuse_freed_memory(enabled: bool = True) -> bool:
+def reuse_freed_memory() -> bool:
     """Ask glibc to keep freed blocks of up to 32 MiB for reuse; ``True`` if it agreed.
 
-    Process-wide: memory a run freed stays reserved for the process (up to
-    1 GiB at the top of its heap). ``enabled=False`` goes back to glibc's
-    default thresholds (the benchmarks compare both). A no-op returning
-    ``False`` where the C library is not glibc (macOS, Windows, musl).
+    Process-wide and lasting (glibc's own adaptive thresholds do not come
+    back): memory a run freed stays reserved for the process, up to 1 GiB at
+    the top of its heap. A no-op returning ``False`` where the C library is not
+    glibc (macOS, Windows, musl).
     """
     mallopt = _mallopt()
     if mallopt is None:
         return False
-    mmap, trim = (MMAP_THRESHOLD, TRIM_THRESHOLD) if enabled else (GLIBC_DEFAULT, GLIBC_DEFAULT)
     # mallopt returns 1 on success, 0 on error.
-    return bool(mallopt(M_MMAP_THRESHOLD, mmap)) and bool(mallopt(M_TRIM_THRESHOLD, trim))
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
 @functools.cache

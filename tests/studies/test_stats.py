@@ -94,3 +94,43 @@ def test_identical_differences_have_no_spread_and_a_degenerate_test():
 def test_bad_input_is_reported(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- families of comparisons, flipped predictions, the test-set floor -----------------------
+
+
+def test_holm_adjusts_step_down_as_written_out_by_hand():
+    from se_tutorial.studies.stats import holm
+
+    # Sorted: 0.01 * 3 = 0.03; max(0.03, 0.03 * 2) = 0.06; max(0.06, 0.04 * 1) = 0.06.
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
+        holm([0.1, 1.5])
+    with pytest.raises(ValueError, match="no p-values"):
+        holm([])
+
+
+def test_flipped_predictions_counts_each_kind_and_tests_the_discordant_ones():
+    from se_tutorial.studies.stats import flipped_predictions
+
+    labels = [0] * 20
+    first = [0] * 10 + [1] * 10  # right on the first 10
+    second = [1] * 2 + [0] * 8 + [0] * 9 + [2]  # 2 become wrong, 9 become right, 1 wrong to another
+    flips = flipped_predictions(labels, first, second)
+    assert (flips.became_right, flips.became_wrong, flips.wrong_to_another, flips.changed) == (9, 2, 1, 12)
+    # Exact McNemar: 2 or fewer of 11 discordant pairs on one side, two-sided.
+    assert flips.p_value == pytest.approx(2 * sum(math.comb(11, k) for k in range(3)) / 2**11)
+    assert flipped_predictions([1], [1], [1]).p_value == 1.0  # nothing discordant
+    with pytest.raises(ValueError, match="one entry per image"):
+        flipped_predictions([0, 1], [0], [0, 1])
+
+
+def test_accuracy_interval_is_clopper_pearson_and_about_half_a_point_at_92_percent():
+    from se_tutorial.studies.stats import accuracy_interval
+
+    low, high = accuracy_interval(9200, 10_000)
+    assert 0.9140 < low < 0.92 < high < 0.9260 and high - low == pytest.approx(0.0107, abs=5e-4)
+    assert accuracy_interval(0, 10) == pytest.approx((0.0, 1 - 0.025 ** (1 / 10)))  # exact at the edge
+    with pytest.raises(ValueError, match="0 <= correct <= total"):
+        accuracy_interval(11, 10)

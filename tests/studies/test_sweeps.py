@@ -36,6 +36,10 @@ def test_each_variant_builds_the_model_it_names(sweep, variant):
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     if sweep == "se-vs-plain":
         assert bool(blocks) == (variant == "se-resnet")
+    elif sweep == "se-and-init":
+        assert bool(blocks) == variant.startswith("se-resnet")
+        gammas = [m.last_bn.weight for m in model.modules() if isinstance(m, ResidualBlock)]
+        assert all(bool((g == 0).all()) == variant.endswith("zero-init") for g in gammas)
     elif sweep == "reduction-ratio":
         r = int(variant.removeprefix("r="))
         assert blocks and all(b.hidden_channels * r == b.channels for b in blocks.values())
@@ -56,7 +60,8 @@ def test_each_variant_builds_the_model_it_names(sweep, variant):
         pytest.fail(f"no check for sweep {sweep!r}")
 
 
-@pytest.mark.parametrize("sweep", [s for s in SWEEPS if s != "se-vs-plain"])
+# (se-and-init's variants differ in the last BN's gamma by design.)
+@pytest.mark.parametrize("sweep", [s for s in SWEEPS if s not in ("se-vs-plain", "se-and-init")])
 def test_the_variants_of_a_sweep_share_every_common_initial_weight(sweep):
     models = [
         build(sweep, variant, budget="brief" if sweep != "reduction-ratio" else "full")

@@ -17,9 +17,8 @@ def faults(times):  # minor page faults while allocating, touching and freeing a
         torch.ones(2 * 1024 * 1024)
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
-agreed = [reuse_freed_memory(enabled=False)]
-default = faults(20)
-agreed.append(reuse_freed_memory())
+default = faults(20)  # glibc as it starts
+agreed = reuse_freed_memory()
 faults(10)  # the heap settles (it grows in steps over the first few blocks)
 print(json.dumps({"agreed": agreed, "default": default, "kept": faults(20)}))
 """
@@ -32,7 +31,7 @@ def test_with_freed_memory_kept_a_reallocated_block_reuses_its_pages():
     assert result.returncode == 0, result.stderr[-2000:]
     measured = json.loads(result.stdout)
     pages = 8 * 1024 * 1024 // 4096
-    assert measured["agreed"] == [True, True]
-    # Returned to the system when freed, each of 20 blocks faults on its 2,048 pages again.
-    assert measured["default"] > 10 * pages
+    assert measured["agreed"] is True
+    # Returned to the system when freed, the blocks fault on their 2,048 pages again and again.
+    assert measured["default"] > 5 * pages
     assert measured["kept"] < pages

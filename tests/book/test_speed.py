@@ -1,0 +1,75 @@
+"""Chapter 4's speed tables, from hand-made benchmark records."""
+
+from se_tutorial.book import speed
+
+WHERE = {
+    "device": "AMD EPYC (family 26 model 2)",
+    "commit": "1a2b3c4d5e6f",
+    "date": "2026-12-02T15:00:00+00:00",
+}
+
+
+def test_the_lever_table_gives_each_rung_and_the_se_networks_speedup_over_the_rung_before():
+    step = {"seconds_per_step": 0.1, "gflop_per_step": 1.0, "gflop_per_second": 10.0}
+    levers = {
+        **WHERE, "batch": 128, "steps_per_epoch": 468, "rounds": 7,
+        "configurations": {
+            "ResNet: stride-1 stem": {**step, "seconds_per_epoch": 100.0, "share_of_peak": 0.2},
+            "ResNet: + channels-last": {**step, "seconds_per_epoch": 50.0, "share_of_peak": 0.4},
+            "SE-ResNet: stride-1 stem": {**step, "seconds_per_epoch": 120.0, "share_of_peak": 0.18},
+            "SE-ResNet: + channels-last": {**step, "seconds_per_epoch": 40.0, "share_of_peak": 0.5},
+            "SE-ResNet: + SE tail as one function": {**step, "seconds_per_epoch": 32.0, "share_of_peak": 0.6},
+        },
+    }  # fmt: skip
+    shown = speed.lever_table(levers)
+    table = shown.table
+    assert list(table.index) == ["stride-1 stem", "+ channels-last", "+ SE tail as one function"]
+    assert list(table["ResNet s/epoch"]) == ["100.0", "50.0", "-"]  # the plain network has no SE tail
+    assert list(table["x faster"]) == ["", "3.00", "1.25"]
+    assert list(table["of peak"]) == ["18%", "50%", "60%"]
+    assert "batch 128, 468 steps an epoch" in shown.note and "commit 1a2b3c4, 2026-12-02" in shown.note
+
+
+def test_the_recipe_table_summarises_each_network_and_names_the_recipe():
+    run = {"runs": [{}, {}], "mean_accuracy": 0.92138, "lowest_accuracy": 0.9197}
+    recipe = {
+        **WHERE, "budget": "brief", "epochs": 5, "batch_size": 128, "precision": "bfloat16",
+        "networks": {"SE-ResNet-8": {**run, "mean_wall_seconds": 54.1, "longest_wall_seconds": 59.04}},
+    }  # fmt: skip
+    shown = speed.recipe_table(recipe)
+    assert shown.table.loc["SE-ResNet-8"].to_dict() == {
+        "seeds": 2, "mean accuracy": "92.14%", "lowest": "91.97%", "mean s": "54.1", "longest s": "59.0",
+    }  # fmt: skip
+    assert shown.note.startswith("brief budget: 5 epochs, batch 128, bfloat16;")
+
+
+def test_the_other_levers_table_puts_allocator_evaluation_and_compile_side_by_side():
+    networks = {"ResNet": {"ms_per_step": 18.04, "faults_per_step": 2400.4}, "SE-ResNet": {
+        "ms_per_step": 20.0, "faults_per_step": 0.2}}  # fmt: skip
+    levers = {
+        **WHERE, "batch": 128, "allocator_rounds": 3, "evaluation_seconds": {"ResNet": 0.171, "SE-ResNet": 0.19},
+        "allocator": {"glibc as it starts": networks, "freed memory kept": networks},
+    }  # fmt: skip
+    compiled = {**WHERE, "precision": "bfloat16", "networks": {
+        "ResNet-8": {"compile_seconds": 19.04, "speedup": 0.935},
+        "SE-ResNet-8": {"compile_seconds": 24.4, "speedup": 0.966}}}  # fmt: skip
+    shown = speed.other_levers(levers, compiled)
+    assert shown.table.loc["step, glibc as it starts", "ResNet"] == "18.0 ms, 2,400 faults"
+    assert shown.table.loc["evaluating the test set", "ResNet"] == "0.17 s"
+    assert shown.table.loc["torch.compile: compiling", "SE-ResNet"] == "24 s"
+    assert shown.table.loc["torch.compile: step speed-up", "ResNet"] == "0.94x"
+    assert "median of 3 child processes" in shown.note and "compile bfloat16" in shown.note
+
+
+def test_the_se_overhead_table_gives_each_networks_ratio_to_the_plain_step():
+    ratios = {"ResNet": 1.0, "SE-ResNet, readable tail": 1.183, "SE-ResNet, as fit trains it": 1.0694}
+    overhead = {
+        **WHERE, "rounds": 15, "batch": 128,
+        "configurations": {"brief network (8 layers, width 1), bfloat16": {
+            name: {"ratio_to_resnet": ratio, "ms_per_step": 1.0} for name, ratio in ratios.items()}},
+    }  # fmt: skip
+    shown = speed.se_overhead(overhead)
+    assert shown.table.loc["brief (8, width 1), bfloat16"].to_dict() == {
+        "readable tail": "1.18x", "as fit trains it": "1.07x",
+    }  # fmt: skip
+    assert "Median over 15 rounds" in shown.note and "batch 128" in shown.note
