@@ -14,11 +14,14 @@ Every rung keeps freed memory for the next step, as ``fit`` does
 (:mod:`se_tutorial.utils.allocator`); since glibc's own behaviour cannot be
 restored within a process, that lever is measured apart, in child processes
 that train the last rung's networks with and without it, in turns: time and
-page faults per step. The last rung's evaluation of 10,000 test
-images is timed too, since a run evaluates after every epoch. Each rung trains ``--steps`` SGD steps per round on the same random
-batch, round after round in turns, so a slow spell of a shared machine hits
-all of them alike; a rung's time is the median over rounds of its median
-step. The same run measures the CPU's arithmetic peak (a large matrix
+page faults per step. The last rung's evaluation of 10,000 test images is
+timed too, since a run evaluates after every epoch.
+
+Each rung trains ``--steps`` SGD steps per round on the same random batch,
+round after round in turns. A rung's time is the median over rounds of its
+median step; its speed-up over the rung before is the median over rounds of
+the two rungs' ratio within a round, which a slow spell of a shared machine,
+hitting both alike, leaves alone. The same run measures the CPU's arithmetic peak (a large matrix
 product, float32 and bfloat16) and counts the FLOPs of one training step
 (``torch.utils.flop_counter``), so each rung's share of the peak is a ratio
 from one run. Results go to benchmarks/results/cpu_levers.json.
@@ -38,7 +41,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from results_record import interleaved_seconds, write_results
+from results_record import interleaved_rounds, paired_ratios, write_results
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -168,8 +171,8 @@ def allocator_effect(batch: int, steps: int, rounds: int) -> dict:
 
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_argument("--rounds", type=int, default=7)
-    cli.add_argument("--steps", type=int, default=5, help="timed steps per rung and round")
+    cli.add_argument("--rounds", type=int, default=21)
+    cli.add_argument("--steps", type=int, default=3, help="timed steps per rung and round")
     cli.add_argument("--batch", type=int, default=128)
     cli.add_argument("--smoke", action="store_true", help="one round of one step, batch 32")
     cli.add_argument("--out", type=Path, default=RESULTS / "cpu_levers.json")
@@ -187,11 +190,19 @@ def main() -> None:
             continue  # the plain network has no SE tail
         setups[f"{'SE-ResNet' if attention else 'ResNet'}: {rung}"] = build(attention, settings, batch)
 
-    seconds_per_step = interleaved_seconds(
+    per_round = interleaved_rounds(
         {name: partial(rung_step, *setup) for name, setup in setups.items()}, rounds, steps
     )
-    allocator_rounds = 1 if args.smoke else 3
-    allocator = allocator_effect(batch, steps * 4, allocator_rounds)
+    seconds_per_step = {name: statistics.median(times) for name, times in per_round.items()}
+    names = list(setups)
+    # Each rung's speed-up over the rung before it (same network), paired round by round.
+    speedups = {
+        name: round(paired_ratios(per_round, before, name), 3)
+        for before, name in itertools.pairwise(names)
+        if before.split(":")[0] == name.split(":")[0]
+    }
+    allocator_rounds = 1 if args.smoke else 5
+    allocator = allocator_effect(batch, 4 if args.smoke else 40, allocator_rounds)
     print("allocator:", allocator)
     last = rungs(cpu_bfloat16())[-1][0]
     evaluation = {
@@ -217,6 +228,7 @@ def main() -> None:
             "gflop_per_step": round(flops / 1e9, 3),
             "gflop_per_second": round(flops / seconds / 1e9, 1),
             "share_of_peak": round(flops / seconds / peak, 3),
+            "speedup_over_rung_before": speedups.get(name),
         }
         print(f"{name:<55} {1000 * seconds:8.1f} ms/step {rows[name]['seconds_per_epoch']:6.1f} s/epoch "
               f"{rows[name]['gflop_per_second']:7.1f} GFLOP/s ({rows[name]['share_of_peak']:.0%} of peak)")  # fmt: skip

@@ -38,11 +38,13 @@ def write_results(
     return Path(path)
 
 
-def interleaved_seconds(passes: dict[str, Callable[[], None]], rounds: int, repeats: int) -> dict[str, float]:
-    """Each pass's time, taken in turns: in every round each pass runs ``repeats`` times in a row.
+def interleaved_rounds(
+    passes: dict[str, Callable[[], None]], rounds: int, repeats: int
+) -> dict[str, list[float]]:
+    """Each pass's median time in every round, taken in turns: in each round each pass runs ``repeats`` times.
 
-    A pass's time is the median over rounds of its median in a round, so a slow
-    spell of a shared machine hits all passes alike and does not skew one.
+    Times of one round were taken within moments of each other, so their
+    ratios (:func:`paired_ratios`) cancel a slow spell of a shared machine.
     """
     medians: dict[str, list[float]] = {name: [] for name in passes}
     for _ in range(rounds):
@@ -53,4 +55,21 @@ def interleaved_seconds(passes: dict[str, Callable[[], None]], rounds: int, repe
                 one_pass()
                 times.append(time.perf_counter() - start)
             medians[name].append(statistics.median(times))
-    return {name: statistics.median(values) for name, values in medians.items()}
+    return medians
+
+
+def interleaved_seconds(passes: dict[str, Callable[[], None]], rounds: int, repeats: int) -> dict[str, float]:
+    """Each pass's time: the median over rounds of its median in a round (:func:`interleaved_rounds`).
+
+    A slow spell of a shared machine hits all passes alike and does not skew one.
+    """
+    return {
+        name: statistics.median(values)
+        for name, values in interleaved_rounds(passes, rounds, repeats).items()
+    }
+
+
+def paired_ratios(per_round: dict[str, list[float]], numerator: str, denominator: str) -> float:
+    """The median over rounds of ``numerator``'s time over ``denominator``'s in the same round."""
+    pairs = zip(per_round[numerator], per_round[denominator], strict=True)
+    return statistics.median(a / b for a, b in pairs)

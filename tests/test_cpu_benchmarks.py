@@ -67,6 +67,9 @@ def test_the_levers_benchmark_climbs_the_ladder_against_the_peak(tmp_path):
     )
     assert steps["ResNet: + stride-2 stem"]["gflop_per_step"] < 0.5 * steps[expected[0]]["gflop_per_step"]
     assert set(written["evaluation_seconds"]) == {"ResNet", "SE-ResNet"}
+    first_rungs = {f"{network}: {rungs[0]}" for network in ("ResNet", "SE-ResNet")}
+    for name, row in steps.items():  # each rung's speed-up over the one before, the first rungs none
+        assert (row["speedup_over_rung_before"] is None) == (name in first_rungs)
     allocator = written["allocator"]
     assert set(allocator) == {"glibc as it starts", "freed memory kept"}
     for measured in allocator.values():

@@ -14,6 +14,7 @@ chapter shows what was measured, with where and when.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 
 import pandas as pd
@@ -37,24 +38,24 @@ def lever_table(levers: Mapping) -> NotedTable:
     """One row per rung of the lever ladder: each network's seconds per epoch, and the SE-ResNet's speed-up.
 
     ``levers`` is the levers benchmark's record. "x faster" is the SE-ResNet's
-    speed-up over the rung before; "of peak" is the share of the CPU's
+    speed-up over the rung before (paired round by round in the benchmark); "of peak" is the share of the CPU's
     arithmetic peak (float32's or bfloat16's, whichever the rung computes in)
     that the SE-ResNet's step reaches.
     """
     configurations = levers["configurations"]
     rungs = list(dict.fromkeys(name.split(": ", 1)[1] for name in configurations))
-    rows, before = [], None
+    rows = []
     for rung in rungs:
         se = configurations[f"SE-ResNet: {rung}"]
         plain = configurations.get(f"ResNet: {rung}")
+        speedup = se.get("speedup_over_rung_before")
         rows.append({
             "lever": rung,
             "ResNet s/epoch": "-" if plain is None else f"{plain['seconds_per_epoch']:.1f}",
             "SE-ResNet s/epoch": f"{se['seconds_per_epoch']:.1f}",
-            "x faster": "" if before is None else f"{before / se['seconds_per_epoch']:.2f}",
+            "x faster": "" if speedup is None else f"{speedup:.2f}",
             "of peak": f"{se['share_of_peak']:.0%}",
         })  # fmt: skip
-        before = se["seconds_per_epoch"]
     note = (
         f"Training steps only, batch {levers['batch']}, {levers['steps_per_epoch']} steps an epoch; "
         f"median of {levers['rounds']} interleaved rounds; {measured_where(levers)}."
@@ -86,7 +87,7 @@ def se_overhead(overhead: Mapping) -> NotedTable:
     """The SE-ResNet's training step over the ResNet's, per network and precision, readable and as ``fit`` trains it."""
     rows = {}
     for name, variants in overhead["configurations"].items():
-        rows[name.replace(" network", "").replace(" layers", "")] = {
+        rows[_network_label(name)] = {
             variant.removeprefix("SE-ResNet, "): f"{row['ratio_to_resnet']:.2f}x"
             for variant, row in variants.items()
             if variant != "ResNet"
@@ -96,6 +97,15 @@ def se_overhead(overhead: Mapping) -> NotedTable:
         f"batch {overhead['batch']}; {measured_where(overhead)}."
     )
     return NotedTable(pd.DataFrame.from_dict(rows, orient="index").rename_axis("network"), note)
+
+
+def _network_label(name: str) -> str:
+    """``"full network (20 layers, width 4), float32"`` -> ``"full: ResNet-20 x4, float32"``."""
+    match = re.fullmatch(r"(\w+) network \((\d+) layers, width (\d+)\), (\w+)", name)
+    if match is None:
+        return name
+    budget, depth, width, dtype = match.groups()
+    return f"{budget}: ResNet-{depth}{'' if width == '1' else ' x' + width}, {dtype}"
 
 
 def other_levers(levers: Mapping, compiled: Mapping) -> NotedTable:

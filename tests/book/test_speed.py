@@ -17,8 +17,10 @@ def test_the_lever_table_gives_each_rung_and_the_se_networks_speedup_over_the_ru
             "ResNet: stride-1 stem": {**step, "seconds_per_epoch": 100.0, "share_of_peak": 0.2},
             "ResNet: + channels-last": {**step, "seconds_per_epoch": 50.0, "share_of_peak": 0.4},
             "SE-ResNet: stride-1 stem": {**step, "seconds_per_epoch": 120.0, "share_of_peak": 0.18},
-            "SE-ResNet: + channels-last": {**step, "seconds_per_epoch": 40.0, "share_of_peak": 0.5},
-            "SE-ResNet: + SE tail as one function": {**step, "seconds_per_epoch": 32.0, "share_of_peak": 0.6},
+            "SE-ResNet: + channels-last": {
+                **step, "seconds_per_epoch": 40.0, "share_of_peak": 0.5, "speedup_over_rung_before": 2.9996},
+            "SE-ResNet: + SE tail as one function": {
+                **step, "seconds_per_epoch": 32.0, "share_of_peak": 0.6, "speedup_over_rung_before": 1.25},
         },
     }  # fmt: skip
     shown = speed.lever_table(levers)
@@ -69,7 +71,8 @@ def test_the_se_overhead_table_gives_each_networks_ratio_to_the_plain_step():
             name: {"ratio_to_resnet": ratio, "ms_per_step": 1.0} for name, ratio in ratios.items()}},
     }  # fmt: skip
     shown = speed.se_overhead(overhead)
-    assert shown.table.loc["brief (8, width 1), bfloat16"].to_dict() == {
+    assert shown.table.loc["brief: ResNet-8, bfloat16"].to_dict() == {
         "readable tail": "1.18x", "as fit trains it": "1.07x",
     }  # fmt: skip
     assert "Median over 15 rounds" in shown.note and "batch 128" in shown.note
+    assert speed._network_label("full network (20 layers, width 4), float32") == "full: ResNet-20 x4, float32"
