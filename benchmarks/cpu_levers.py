@@ -6,16 +6,16 @@
 The levers are added one at a time, each on top of the ones before, in the
 order the recipe adopted them: a stride-2 stem (the network's stages at half
 the resolution; this one changes what is trained, so its accuracy is measured
-end to end, by ``cpu_recipe.py``); channels-last memory; bfloat16 autocast (where
-the CPU has bfloat16 instructions); and, for the SE network, its tail as one
-autograd function (:mod:`se_tutorial.nn.fused.cpu`). The first rung is none of
-them: the stride-1 stem, contiguous memory, float32, the readable block.
+end to end, by ``cpu_recipe.py``); channels-last memory; for the SE network,
+its tail as one autograd function (:mod:`se_tutorial.nn.fused.cpu`); and last,
+where the CPU has bfloat16 instructions, bfloat16 autocast, which the recipe
+leaves off. The first rung is none of them: the stride-1 stem, contiguous
+memory, float32, the readable block.
 Every rung keeps freed memory for the next step, as ``fit`` does
 (:mod:`se_tutorial.utils.allocator`); since glibc's own behaviour cannot be
 restored within a process, that lever is measured apart, in child processes
-that train the last rung's networks with and without it, in turns: time and
-page faults per step. The last rung's evaluation of 10,000 test images is
-timed too, since a run evaluates after every epoch.
+that train both networks as ``fit`` does, with and without it, in turns: time and
+page faults per step. Evaluating 10,000 test images is timed too, since a run evaluates after every epoch.
 
 Each rung trains ``--steps`` SGD steps per round on the same random batch,
 round after round in turns. A rung's time is the median over rounds of its
@@ -86,14 +86,23 @@ def rungs(bfloat16: bool) -> list[tuple[str, dict]]:
     """The ladder: each rung's name and its settings, every lever adding to the ones before."""
     settings = {"stem_stride": 1, "memory": torch.contiguous_format, "dtype": None, "fused": False}
     ladder = [("stride-1 stem, contiguous, float32", dict(settings))]
-    steps = [("+ stride-2 stem", {"stem_stride": 2}), ("+ channels-last", {"memory": torch.channels_last})]
-    if bfloat16:
+    steps = [
+        ("+ stride-2 stem", {"stem_stride": 2}),
+        ("+ channels-last", {"memory": torch.channels_last}),
+        ("+ SE tail as one function", {"fused": True}),
+    ]
+    if bfloat16:  # last: the one lever the recipe leaves off
         steps.append(("+ bfloat16 autocast", {"dtype": torch.bfloat16}))
-    steps.append(("+ SE tail as one function", {"fused": True}))
     for name, change in steps:
         settings = {**settings, **change}
         ladder.append((name, dict(settings)))
     return ladder
+
+
+def as_trained(network: str) -> tuple[str, dict]:
+    """The rung ``fit`` trains ``network`` ("ResNet" or "SE-ResNet") at: everything but bfloat16."""
+    name = "+ SE tail as one function" if network == "SE-ResNet" else "+ channels-last"
+    return next(rung for rung in rungs(False) if rung[0] == name)
 
 
 def evaluation_seconds(model, settings, images: int = 10_000, batch: int = 1024) -> float:
@@ -130,12 +139,12 @@ def build(attention: str | None, settings: dict, batch: int, seed: int = 0) -> t
 
 
 def allocator_child(keep_freed: bool, batch: int, steps: int) -> None:
-    """In a child process: the last rung's two networks, ``steps`` steps each; prints ms and faults per step."""
+    """In a child process: both networks as ``fit`` trains them, ``steps`` steps each; prints ms and faults per step."""
     if keep_freed:
         reuse_freed_memory()
-    ladder = rungs(cpu_bfloat16())
     measured = {}
-    for network, attention, rung in (("ResNet", None, ladder[-2]), ("SE-ResNet", "se", ladder[-1])):
+    for network, attention in (("ResNet", None), ("SE-ResNet", "se")):
+        rung = as_trained(network)
         setup = build(attention, rung[1], batch)
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         start = time.perf_counter()
@@ -186,7 +195,7 @@ def main() -> None:
     dtypes = {"float32": None} | ({"bfloat16": torch.bfloat16} if cpu_bfloat16() else {})
     setups = {}
     for attention, (rung, settings) in itertools.product((None, "se"), rungs(cpu_bfloat16())):
-        if settings["fused"] and attention is None:
+        if rung == "+ SE tail as one function" and attention is None:
             continue  # the plain network has no SE tail
         setups[f"{'SE-ResNet' if attention else 'ResNet'}: {rung}"] = build(attention, settings, batch)
 
@@ -204,12 +213,11 @@ def main() -> None:
     allocator_rounds = 1 if args.smoke else 5
     allocator = allocator_effect(batch, 4 if args.smoke else 40, allocator_rounds)
     print("allocator:", allocator)
-    last = rungs(cpu_bfloat16())[-1][0]
     evaluation = {
         network: round(
             evaluation_seconds(setups[f"{network}: {rung}"][0], setups[f"{network}: {rung}"][4]), 2
         )
-        for network, rung in (("ResNet", rungs(cpu_bfloat16())[-2][0]), ("SE-ResNet", last))
+        for network, rung in ((n, as_trained(n)[0]) for n in ("ResNet", "SE-ResNet"))
     }
     print("evaluating 10,000 images:", evaluation)
 

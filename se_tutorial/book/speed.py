@@ -43,7 +43,7 @@ def lever_table(levers: Mapping) -> NotedTable:
     that the SE-ResNet's step reaches.
     """
     configurations = levers["configurations"]
-    rungs = list(dict.fromkeys(name.split(": ", 1)[1] for name in configurations))
+    rungs = [name.split(": ", 1)[1] for name in configurations if name.startswith("SE-ResNet: ")]
     rows = []
     for rung in rungs:
         se = configurations[f"SE-ResNet: {rung}"]

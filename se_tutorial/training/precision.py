@@ -7,12 +7,13 @@ float16 but no bfloat16; float16 underflows small gradients, so training there
 multiplies the loss by a running scale and unscales before the step
 (``torch.amp.GradScaler``), skipping the steps whose gradients overflowed.
 
-CPUs with bfloat16 instructions (AVX512-BF16 or AMX, read from the CPU by
-:func:`~se_tutorial.utils.provenance.cpu_bfloat16`, not assumed) train in
-bfloat16 too: the book's networks train 1.2 to 1.3 times faster, at an
-accuracy within a few tenths of a point of float32's
-(``benchmarks/results/cpu_precision.json``). Other CPUs train in float32, where
-bfloat16 would be emulated and slower. ``TrainConfig(precision=...)`` overrides either way.
+CPUs train in float32. On a CPU with bfloat16 instructions (AVX512-BF16 or
+AMX, read from the CPU by :func:`~se_tutorial.utils.provenance.cpu_bfloat16`,
+not assumed), ``TrainConfig(precision="bfloat16")`` is an option: it makes the
+`full` network's step 1.8 times as fast, but the `brief` network's hardly at
+all, and over three seeds of the `brief` budget it ended about 0.1 points below
+float32 (``benchmarks/results/cpu_levers.json``, ``cpu_se_overhead.json`` and
+``cpu_precision.json``), so it is not the default.
 
 >>> print(choose_precision("cpu", "float32"))
 float32 (autocast off): float32 was asked for.
@@ -88,8 +89,10 @@ def choose_precision(device: torch.device | str, requested: str = "auto") -> Pre
 
 def _cpu_precision(device: torch.device) -> Precision:
     if device.type == "cpu" and cpu_bfloat16():
-        return Precision("cpu", torch.bfloat16, False, "this CPU has bfloat16 instructions.")
-    return Precision(device.type, None, False, f"this {device.type.upper()} has no bfloat16 instructions.")
+        reason = "a CPU's default; this one has bfloat16 instructions, so precision='bfloat16' is an option."
+    else:
+        reason = f"a {device.type.upper()}'s default; this one has no bfloat16 instructions."
+    return Precision(device.type, None, False, reason)
 
 
 @contextmanager
