@@ -183,7 +183,9 @@ def fit(
     # channels-last runs convolutions about 1.4x faster on CPUs and uses tensor cores on GPUs.
     model.to(device, memory_format=torch.channels_last)
     if device.type == "cpu":
-        fuse_se(model)  # SE tails as one autograd function each: a third of SE's CPU cost
+        # SE tails as one autograd function each: in bfloat16 less than half of SE's extra step
+        # time, in float32 about the same (benchmarks/results/cpu_se_overhead.json).
+        fuse_se(model)
     train_model: nn.Module = model
     if world_size > 1:
         device_ids = [device] if device.type == "cuda" else None
