@@ -13,6 +13,7 @@ def test_the_lever_table_gives_each_rung_and_the_se_networks_speedup_over_the_ru
     step = {"seconds_per_step": 0.1, "gflop_per_step": 1.0, "gflop_per_second": 10.0}
     levers = {
         **WHERE, "batch": 128, "steps_per_epoch": 468, "rounds": 7,
+        "peak_gflop_per_second": {"float32": 181.4, "bfloat16": 773.7},
         "configurations": {
             "ResNet: stride-1 stem": {**step, "seconds_per_epoch": 100.0, "share_of_peak": 0.2},
             "ResNet: + channels-last": {**step, "seconds_per_epoch": 50.0, "share_of_peak": 0.4},
@@ -30,12 +31,14 @@ def test_the_lever_table_gives_each_rung_and_the_se_networks_speedup_over_the_ru
     assert list(table["x faster"]) == ["", "3.00", "1.25"]
     assert list(table["of peak"]) == ["18%", "50%", "60%"]
     assert "batch 128, 468 steps an epoch" in shown.note and "commit 1a2b3c4, 2026-12-02" in shown.note
+    assert "peaks (GFLOP/s): float32 181, bfloat16 774" in shown.note
 
 
 def test_the_recipe_table_summarises_each_network_and_names_the_recipe():
     run = {"runs": [{}, {}], "mean_accuracy": 0.92138, "lowest_accuracy": 0.9197}
     recipe = {
         **WHERE, "budget": "brief", "epochs": 5, "batch_size": 128, "precision": "bfloat16",
+        "goal": {"mean_accuracy": 0.91, "lowest_accuracy": 0.905, "wall_seconds": 60.0},
         "networks": {"SE-ResNet-8": {**run, "mean_wall_seconds": 54.1, "longest_wall_seconds": 59.04}},
     }  # fmt: skip
     shown = speed.recipe_table(recipe)
@@ -43,6 +46,7 @@ def test_the_recipe_table_summarises_each_network_and_names_the_recipe():
         "seeds": 2, "mean accuracy": "92.14%", "lowest": "91.97%", "mean s": "54.1", "longest s": "59.0",
     }  # fmt: skip
     assert shown.note.startswith("brief budget: 5 epochs, batch 128, bfloat16;")
+    assert "goal: mean 91.0% or more, every seed 90.5% or more, every run 60 s or less" in shown.note
 
 
 def test_the_other_levers_table_puts_allocator_evaluation_and_compile_side_by_side():
@@ -74,5 +78,5 @@ def test_the_se_overhead_table_gives_each_networks_ratio_to_the_plain_step():
     assert shown.table.loc["brief: ResNet-8, bfloat16"].to_dict() == {
         "readable tail": "1.18x", "as fit trains it": "1.07x",
     }  # fmt: skip
-    assert "Median over 15 rounds" in shown.note and "batch 128" in shown.note
+    assert "Median over 15 rounds" in shown.note and "batch 128; goal: 1.05x or less" in shown.note
     assert speed._network_label("full network (20 layers, width 4), float32") == "full: ResNet-20 x4, float32"
