@@ -142,7 +142,7 @@ def test_code_and_printed_output_fit_the_page_without_scrolling(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_figures_use_no_font_below_the_book_minimum(path):
-    from se_tutorial.book.style import COLUMN_WIDTH_IN, MIN_FONT_PT
+    from se_tutorial.book.chapter import COLUMN_WIDTH_IN, MIN_FONT_PT
 
     for cell in code_cells(load(path)):
         source = "".join(cell["source"])

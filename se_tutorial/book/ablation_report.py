@@ -31,9 +31,9 @@ from ..studies.stats import paired_difference
 from ..studies.sweeps import SWEEPS
 from ..training import BUDGETS
 from ..utils import checks
+from .chapter import COLUMN_WIDTH_IN
 from .report import NotedTable, interval_text, one_header_row, seed_accuracies
 from .repository import repository_file
-from .style import COLUMN_WIDTH_IN
 
 EXAMPLE = (1, 1, 28, 28)  #: one Fashion-MNIST image, for FLOPs
 #: Panel titles that fit the figure's width, where a study's title does not.

@@ -1,21 +1,74 @@
-"""What every chapter's first cell does once the package is there: ``device, budget = start(REPOSITORY)``.
+"""How every chapter starts and how its figures look.
 
-It picks the device (the first GPU, else the CPU) and the training budget
-(``$SE_TUTORIAL_BUDGET``, else ``brief`` on every device: a chapter must run
-in minutes in Colab, on a free GPU or CPU runtime; ``full`` is asked for by
-name), applies the book's figure style, and prints both, so every page states
-what its outputs were computed with.
+* :func:`start` - what every chapter's first cell does once the package is
+  there: ``device, budget = start(REPOSITORY)``. It picks the device (the first
+  GPU, else the CPU) and the training budget (``$SE_TUTORIAL_BUDGET``, else
+  ``brief`` on every device: a chapter must run in minutes in Colab, on a free
+  GPU or CPU runtime; ``full`` is asked for by name), applies the book's figure
+  style, and prints both, so every page states what its outputs were computed with.
+* :func:`book_style` - every figure legible at the width the page shows it,
+  phones included.
+
+Notebooks draw PNGs at 100 dpi. On a laptop the text column is about 690 px
+wide, so any figure up to 6.9 in is shown at its natural size. On a phone
+held upright (390 px) a figure in a cell's output gets 342 px, and a wider
+one is shrunk to fit: its text shrinks with it. :data:`COLUMN_WIDTH_IN` is
+the widest figure whose :data:`MIN_FONT_PT` point text (12.5 px at 100 dpi)
+still reads at 9 px or more there: 342 / 0.72 = 475 px, 4.75 in. The book
+draws one-column figures 4.6 in wide (room for the margin of the inline
+backend's tight bounding box), stacked rather than side by side, with fonts
+of at least 9 points.
 """
 
 from __future__ import annotations
 
 import os
 
+import matplotlib as mpl
 import torch
 
 from ..training import Budget, default_device, resolve_budget
 from .repository import raw_url
-from .style import book_style
+
+#: The smallest font size, in points, that the book's figures use.
+MIN_FONT_PT = 9
+#: Width in inches of the book's figures: legible in a phone's 342 px figure column (see above).
+COLUMN_WIDTH_IN = 4.6
+
+BOOK_STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "savefig.pad_inches": 0.05,
+    "figure.figsize": (COLUMN_WIDTH_IN, 3.4),
+    "figure.constrained_layout.use": True,
+    "font.size": 10,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10,
+    "xtick.labelsize": MIN_FONT_PT,
+    "ytick.labelsize": MIN_FONT_PT,
+    "legend.fontsize": MIN_FONT_PT,
+    "legend.title_fontsize": MIN_FONT_PT,
+    "figure.titlesize": 11,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+
+
+def book_style() -> None:
+    """Apply :data:`BOOK_STYLE` to every figure drawn after this call.
+
+    In a notebook, figures are also stored as "retina" PNGs: drawn at twice
+    the resolution (200 dpi) and shown at the same size, so that they stay
+    sharp when a reader zooms in.
+    """
+    mpl.rcParams.update(BOOK_STYLE)
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # not in IPython: nothing to configure
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
 
 
 def start(repository: str) -> tuple[torch.device, Budget]:

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from ..nn.se_block import SEBlock
+from .chapter import COLUMN_WIDTH_IN
 from .dataflow import Step, block_dataflow, format_shape
-from .style import COLUMN_WIDTH_IN
 
 # All lengths are in points (1/72 in), and a drawing is shown at one point per point.
 

@@ -16,7 +16,7 @@ from matplotlib.lines import Line2D
 
 from ..studies.excitations import BlockExcitations
 from ..training.history import History
-from .style import COLUMN_WIDTH_IN
+from .chapter import COLUMN_WIDTH_IN
 
 
 def short_names(classes: Sequence[str]) -> list[str]:

@@ -109,15 +109,19 @@ def load_pretrained(name_or_path: str | Path = "se_resnet8_fashion_mnist") -> tu
 
 
 def describe(card: dict) -> str:
-    """What a shipped network is and where it was trained, in three short lines.
+    """What a shipped network is and where it was trained, in three or four short lines.
 
     >>> print(describe({"name": "n", "budget": "brief", "seed": 0, "test_accuracy": 0.9122,
     ...                 "device": "CPU (x86_64, 1 threads)", "commit": "8c480b1c5ed4"}))
     n: brief budget, seed 0, test accuracy 91.22%,
-    trained on CPU (x86_64, 1 threads),
+    trained on: CPU (x86_64, 1 threads)
     commit 8c480b1c5ed4
+
+    (A device name too long for one line with the words before it gets a line of its own.)
     """
+    device = card["device"]
+    trained = f"trained on: {device}" if len(device) <= 64 else f"trained on:\n{device}"
     return (
         f"{card['name']}: {card['budget']} budget, seed {card['seed']}, test accuracy {card['test_accuracy']:.2%},\n"
-        f"trained on {card['device']},\ncommit {card['commit']}"
+        f"{trained}\ncommit {card['commit']}"
     )

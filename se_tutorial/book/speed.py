@@ -60,9 +60,11 @@ def lever_table(levers: Mapping) -> NotedTable:
         })  # fmt: skip
     peaks = ", ".join(f"{name} {value:.0f}" for name, value in levers["peak_gflop_per_second"].items())
     note = (
-        f"Training steps only, batch {levers['batch']}, {levers['steps_per_epoch']} steps an epoch; "
-        f"median of {levers['rounds']} interleaved rounds; matrix-product peaks (GFLOP/s): {peaks}; "
-        f"{measured_where(levers)}."
+        f"Training steps only, batch {levers['batch']}, {levers['steps_per_epoch']} steps an epoch, "
+        f"seconds the median of {levers['rounds']} rounds taken in turns. 'x faster' and 'of peak' are "
+        "the SE-ResNet's: its speed-up over the row above, paired within each round (the ratio of two "
+        "medians can differ by up to a tenth), and its FLOP rate over a large matrix product's "
+        f"(GFLOP/s: {peaks}). {measured_where(levers)}."
     )
     return NotedTable(pd.DataFrame(rows).set_index("lever"), note)
 
@@ -90,13 +92,17 @@ def recipe_table(recipe: Mapping) -> NotedTable:
 
 
 def se_overhead(overhead: Mapping) -> NotedTable:
-    """The SE-ResNet's training step over the ResNet's, per network and precision, readable and as ``fit`` trains it."""
+    """The SE-ResNet's training step over the ResNet's, per network and precision: readable tail, and as one function."""
+    columns = {
+        "SE-ResNet, readable tail": "readable tail",
+        "SE-ResNet, as fit trains it": "tail as one function",
+    }
     rows = {}
     for name, variants in overhead["configurations"].items():
         rows[_network_label(name)] = {
-            variant.removeprefix("SE-ResNet, "): f"{row['ratio_to_resnet']:.2f}x"
+            columns[variant]: f"{row['ratio_to_resnet']:.2f}x"
             for variant, row in variants.items()
-            if variant != "ResNet"
+            if variant in columns
         }
     note = (
         f"Median over {overhead['rounds']} rounds of each round's ratio to the ResNet's step, "
@@ -134,10 +140,11 @@ def other_levers(levers: Mapping, compiled: Mapping) -> NotedTable:
     rows["torch.compile: compiling"] = {n: f"{row['compile_seconds']:.0f} s" for n, row in runs.items()}
     rows["torch.compile: step speed-up"] = {n: f"{row['speedup']:.2f}x" for n, row in runs.items()}
     note = (
-        f"Allocator: median of {levers['allocator_rounds']} child processes each, batch {levers['batch']}; "
-        f"levers {measured_where(levers)}; compile {compiled['precision']}, {measured_where(compiled)}."
+        f"Steps: batch {levers['batch']}, median of {levers['allocator_rounds']} processes each way, taken "
+        f"in turns; compile: {compiled['precision']}, commit {compiled['commit'][:7]}. "
+        f"{measured_where(levers)}."
     )
-    return NotedTable(pd.DataFrame.from_dict(rows, orient="index").rename_axis("lever"), note)
+    return NotedTable(pd.DataFrame.from_dict(rows, orient="index").rename_axis("measured"), note)
 
 
 def read(path: str, repository: str) -> dict:

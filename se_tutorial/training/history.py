@@ -59,7 +59,7 @@ class History:
         import matplotlib.pyplot as plt
 
         if axes is None:
-            # one column, 4.6 in wide: the width se_tutorial.book.style keeps legible on a phone
+            # one column, 4.6 in wide: the width se_tutorial.book.chapter keeps legible on a phone
             _, axes = plt.subplots(2, 1, figsize=(4.6, 5.6), sharex=True, constrained_layout=True)
         prefix = f"{label} " if label else ""
         epochs = self.column("epoch")

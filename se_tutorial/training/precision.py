@@ -88,11 +88,11 @@ def choose_precision(device: torch.device | str, requested: str = "auto") -> Pre
 
 
 def _cpu_precision(device: torch.device) -> Precision:
-    if device.type == "cpu" and cpu_bfloat16():
-        reason = "a CPU's default; this one has bfloat16 instructions, so precision='bfloat16' is an option."
-    else:
-        reason = f"a {device.type.upper()}'s default; this one has no bfloat16 instructions."
-    return Precision(device.type, None, False, reason)
+    # Whether precision="bfloat16" is a real option here (printed, so the page says it).
+    has = "yes" if device.type == "cpu" and cpu_bfloat16() else "none"
+    return Precision(
+        device.type, None, False, f"a {device.type.upper()}'s default; bfloat16 instructions: {has}"
+    )
 
 
 @contextmanager

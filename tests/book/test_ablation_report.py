@@ -14,7 +14,7 @@ from se_tutorial.book.ablation_report import (
     timing_note,
     variant_costs,
 )
-from se_tutorial.book.style import COLUMN_WIDTH_IN
+from se_tutorial.book.chapter import COLUMN_WIDTH_IN
 from se_tutorial.studies import STUDIES
 
 matplotlib.use("Agg")

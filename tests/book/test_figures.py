@@ -1,7 +1,7 @@
 """Every figure the chapters draw with se_tutorial.book: one column wide, no text below 9 pt.
 
 On a phone a figure in a cell's output gets 342 px; a PNG wider than 475 px (at 100 dpi) is
-shrunk until its 9 pt text is under 9 px (see se_tutorial.book.style). Each
+shrunk until its 9 pt text is under 9 px (see se_tutorial.book.chapter). Each
 figure is saved as the notebooks save it (inline backend: tight bounding box).
 """
 
@@ -16,8 +16,8 @@ from matplotlib.text import Text
 
 from se_tutorial import cifar_resnet
 from se_tutorial.book import figures
+from se_tutorial.book.chapter import MIN_FONT_PT, book_style
 from se_tutorial.book.diagrams import draw_blocks
-from se_tutorial.book.style import MIN_FONT_PT, book_style
 from se_tutorial.data import DeviceLoader
 from se_tutorial.studies import excitation_statistics
 from se_tutorial.training.history import History

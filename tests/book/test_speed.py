@@ -31,7 +31,7 @@ def test_the_lever_table_gives_each_rung_and_the_se_networks_speedup_over_the_ru
     assert list(table["x faster"]) == ["", "3.00", "1.25"]
     assert list(table["of peak"]) == ["18%", "50%", "60%"]
     assert "batch 128, 468 steps an epoch" in shown.note and "commit 1a2b3c4, 2026-12-02" in shown.note
-    assert "peaks (GFLOP/s): float32 181, bfloat16 774" in shown.note
+    assert "(GFLOP/s: float32 181, bfloat16 774)" in shown.note
 
 
 def test_the_recipe_table_summarises_each_network_and_names_the_recipe():
@@ -64,7 +64,9 @@ def test_the_other_levers_table_puts_allocator_evaluation_and_compile_side_by_si
     assert shown.table.loc["evaluating the test set", "ResNet"] == "0.17 s"
     assert shown.table.loc["torch.compile: compiling", "SE-ResNet"] == "24 s"
     assert shown.table.loc["torch.compile: step speed-up", "ResNet"] == "0.94x"
-    assert "median of 3 child processes" in shown.note and "compile bfloat16" in shown.note
+    assert (
+        "median of 3 processes each way" in shown.note and "compile: bfloat16, commit 1a2b3c4" in shown.note
+    )
 
 
 def test_the_se_overhead_table_gives_each_networks_ratio_to_the_plain_step():
@@ -76,7 +78,7 @@ def test_the_se_overhead_table_gives_each_networks_ratio_to_the_plain_step():
     }  # fmt: skip
     shown = speed.se_overhead(overhead)
     assert shown.table.loc["brief: ResNet-8, bfloat16"].to_dict() == {
-        "readable tail": "1.18x", "as fit trains it": "1.07x",
+        "readable tail": "1.18x", "tail as one function": "1.07x",
     }  # fmt: skip
     assert "Median over 15 rounds" in shown.note and "batch 128; goal: 1.05x or less" in shown.note
     assert speed._network_label("full network (20 layers, width 4), float32") == "full: ResNet-20 x4, float32"
