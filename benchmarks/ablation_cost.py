@@ -5,8 +5,8 @@
 
 Each variant of the sweeps in ``se_tutorial.ablations.STUDIES`` (and the plain
 ResNet) is built as the sweep builds it, and trained as ``fit`` trains it on
-this device (its precision; on a CPU, freed memory kept and standard SE's
-tail fused). Step times are taken round-robin: in
+this device (its precision, channels-last; on a CPU, freed memory kept, and
+standard SE's tail fused under bfloat16). Step times are taken round-robin: in
 every round each model trains ``--steps`` steps on the same real batches, so
 a slow spell of a shared machine hits all of them alike; each model's time is
 the median over rounds of its median step, and is reported as a ratio to
@@ -20,15 +20,14 @@ import argparse
 import statistics
 from pathlib import Path
 
-import torch
 from budget_times import step_seconds
 from results_record import write_results
 
 from se_tutorial import count_flops, count_parameters
-from se_tutorial.nn.fused import fuse_se
 from se_tutorial.studies import STUDIES, SWEEPS
-from se_tutorial.studies.ablations import STANDARD_SE, own_variants
-from se_tutorial.training import BUDGETS, default_device, prepare_data
+from se_tutorial.studies.ablations import own_variants
+from se_tutorial.studies.sweeps import PLAIN, STANDARD_SE
+from se_tutorial.training import BUDGETS, choose_precision, default_device, prepare_data, ready_for_training
 from se_tutorial.utils.allocator import reuse_freed_memory
 
 RESULTS = Path(__file__).parent / "results"
@@ -46,8 +45,9 @@ def main() -> None:
     device = default_device()
     data = prepare_data("fashion-mnist", budget=budget, device=device, seed=0)
 
-    # The plain ResNet, then every variant that builds its own model (standard SE's aliases share it).
-    configurations = {"se-vs-plain:resnet": SWEEPS["se-vs-plain"].fields("resnet")}
+    # The plain ResNet and standard SE, then every variant that builds its own model (the
+    # studies' aliases of those two share their models).
+    configurations = {":".join(key): SWEEPS[key[0]].fields(key[1]) for key in (PLAIN, STANDARD_SE)}
     for sweep in STUDIES:
         for variant in own_variants(sweep):
             configurations[f"{sweep}:{variant}"] = SWEEPS[sweep].fields(variant)
@@ -61,9 +61,7 @@ def main() -> None:
     if device.type == "cpu":
         reuse_freed_memory()
     for model in models.values():
-        model.to(device, memory_format=torch.channels_last)
-        if device.type == "cpu":
-            fuse_se(model)  # as fit does: only blocks with the paper's SE change
+        ready_for_training(model, device, choose_precision(device))  # as fit trains it
 
     medians: dict[str, list[float]] = {name: [] for name in models}
     for round_ in range(rounds):

@@ -34,7 +34,7 @@ def test_one_command_line_with_two_subcommands(capsys):
 
 def test_a_bad_argument_prints_the_subcommands_own_usage(capsys):
     with pytest.raises(SystemExit):
-        main(["sweep", "se-vs-plain", "--out", "x.jsonl", "--variants", "nope"])
+        main(["sweep", "se-and-init", "--out", "x.jsonl", "--variants", "nope"])
     error = capsys.readouterr().err
     assert error.startswith("usage: python -m se_tutorial sweep") and "has no variant 'nope'" in error
 
@@ -100,7 +100,20 @@ def test_sweep_command_line_prints_a_summary(tmp_path, monkeypatch, capsys):
     out = tmp_path / "sweep.jsonl"
     assert (
         main(
-            ["sweep", "se-vs-plain", "--seeds", "3", "--budget", "smoke", "--no-progress", "--out", str(out)]
+            [
+                "sweep",
+                "se-and-init",
+                "--seeds",
+                "3",
+                "--budget",
+                "smoke",
+                "--no-progress",
+                "--out",
+                str(out),
+                "--variants",
+                "resnet",
+                "se-resnet",
+            ]
         )
         == 0
     )
@@ -242,7 +255,18 @@ def test_concurrent_sweeps_into_one_file_keep_every_row(tmp_path):
     data = write_fashion_mnist(tmp_path / "fmnist", train=384, test=128)
     out = tmp_path / "sweep.jsonl"
     env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "se_tutorial", "sweep", "se-vs-plain", "--budget", "smoke"]
+    command = [
+        sys.executable,
+        "-m",
+        "se_tutorial",
+        "sweep",
+        "se-and-init",
+        "--budget",
+        "smoke",
+        "--variants",
+        "resnet",
+        "se-resnet",
+    ]
     sweeps = [
         subprocess.Popen(
             [*command, "--seeds", seed, "--no-progress", "--out", str(out)],
@@ -266,12 +290,12 @@ def test_concurrent_sweeps_into_one_file_keep_every_row(tmp_path):
 def test_sweep_command_line_rejects_bad_seeds_and_reports_a_damaged_file_in_one_line(tmp_path, capsys):
     out = tmp_path / "sweep.jsonl"
     with pytest.raises(SystemExit) as exit_info:
-        main(["sweep", "se-vs-plain", "--seeds", "-3", "--out", str(out)])
+        main(["sweep", "se-and-init", "--seeds", "-3", "--out", str(out)])
     assert exit_info.value.code == 2 and "seed must be a whole number from 0" in capsys.readouterr().err
-    good = {"sweep": "se-vs-plain", "variant": "resnet", "seed": 0, "budget": "smoke", "dataset": "x",
+    good = {"sweep": "se-and-init", "variant": "resnet", "seed": 0, "budget": "smoke", "dataset": "x",
             "test_accuracy": 0.9}  # fmt: skip
     out.write_text(json.dumps(good) + "\n{broken\n")
-    assert main(["sweep", "se-vs-plain", "--seeds", "0", "--budget", "smoke", "--out", str(out)]) == 1
+    assert main(["sweep", "se-and-init", "--seeds", "0", "--budget", "smoke", "--out", str(out)]) == 1
     error = capsys.readouterr().err
     assert error.startswith("python -m se_tutorial sweep: error: ") and "line 2, is not valid JSON" in error
     assert error.count("\n") == 1
@@ -283,7 +307,7 @@ def test_sweep_command_line_rejects_bad_seeds_and_reports_a_damaged_file_in_one_
 def test_a_sweep_refuses_torchrun_before_doing_anything(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(SystemExit) as exit_info:
-        main(["sweep", "se-vs-plain", "--budget", "smoke", "--out", str(tmp_path / "rows.jsonl")])
+        main(["sweep", "se-and-init", "--budget", "smoke", "--out", str(tmp_path / "rows.jsonl")])
     error = capsys.readouterr().err
     assert exit_info.value.code == 2 and "does not run under torchrun" in error
     assert not (tmp_path / "rows.jsonl").exists()
@@ -313,7 +337,7 @@ def test_arguments_that_cannot_work_are_refused_before_any_data(argv, message, t
 def test_an_unknown_budget_in_the_environment_is_refused_by_the_sweep_too(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SE_TUTORIAL_BUDGET", "tiny")
     with pytest.raises(SystemExit) as exit_info:
-        main(["sweep", "se-vs-plain", "--out", str(tmp_path / "rows.jsonl")])
+        main(["sweep", "se-and-init", "--out", str(tmp_path / "rows.jsonl")])
     assert (
         exit_info.value.code == 2 and "unknown budget (SE_TUTORIAL_BUDGET) 'tiny'" in capsys.readouterr().err
     )
@@ -356,12 +380,12 @@ def test_a_full_disk_for_the_results_row_prints_the_row_instead(tmp_path, monkey
 def test_a_full_disk_during_a_sweep_prints_the_finished_row(tmp_path, monkeypatch, capsys):
     full_disk(monkeypatch, tmp_path, "append_line")
     out = tmp_path / "rows.jsonl"
-    argv = ["sweep", "se-vs-plain", "--seeds", "0", "--budget", "smoke", "--no-progress", "--out", str(out)]
+    argv = ["sweep", "se-and-init", "--seeds", "0", "--budget", "smoke", "--no-progress", "--out", str(out)]
     assert main(argv) == 1
     captured = capsys.readouterr()
     assert "could not append the finished run's row" in captured.err and "Traceback" not in captured.err
     row = json.loads(captured.out.strip().splitlines()[-1])
-    assert (row["sweep"], row["variant"], row["seed"]) == ("se-vs-plain", "resnet", 0)
+    assert (row["sweep"], row["variant"], row["seed"]) == ("se-and-init", "resnet", 0)
 
 
 CLAIM_HOLDER = """
@@ -386,7 +410,7 @@ def test_overlapping_sweeps_share_their_runs_and_take_over_a_dead_ones(tmp_path)
     env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     # A sweep that claimed (seed 2, se-resnet) and hangs; the test kills it later.
     ready = tmp_path / "ready"
-    held = claim_path(out, ("se-vs-plain", "se-resnet", 2, "smoke", "fashion-mnist"))
+    held = claim_path(out, ("se-and-init", "se-resnet", 2, "smoke", "fashion-mnist", 1, "float32"))
     holder = subprocess.Popen([sys.executable, "-c", CLAIM_HOLDER, str(held), str(ready)], env=env)
     deadline = time.monotonic() + 60
     while not ready.exists() and time.monotonic() < deadline:
@@ -396,11 +420,14 @@ def test_overlapping_sweeps_share_their_runs_and_take_over_a_dead_ones(tmp_path)
         "-m",
         "se_tutorial",
         "sweep",
-        "se-vs-plain",
+        "se-and-init",
         "--budget",
         "smoke",
         "--out",
         str(out),
+        "--variants",
+        "resnet",
+        "se-resnet",
     ]
     sweeps = [
         subprocess.Popen([*command, "--seeds", *seeds], env=env, cwd=tmp_path, stdout=subprocess.PIPE,

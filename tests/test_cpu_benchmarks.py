@@ -84,7 +84,7 @@ def test_the_se_overhead_benchmark_pairs_each_round_with_the_plain_network(tmp_p
     dtypes = {written["fit_precision"], "float32"}
     assert len(written["configurations"]) == 2 * len(dtypes)  # brief and full networks x dtypes
     for variants in written["configurations"].values():
-        assert list(variants) == ["ResNet", "SE-ResNet, readable tail", "SE-ResNet, as fit trains it"]
+        assert list(variants) == ["ResNet", "SE-ResNet, readable tail", "SE-ResNet, tail as one function"]
         assert variants["ResNet"]["ratio_to_resnet"] == 1.0
         for row in variants.values():
             low, high = row["middle_half_of_rounds"]

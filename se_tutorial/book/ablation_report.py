@@ -18,17 +18,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..nn.cost import count_flops, count_parameters
-from ..studies.ablations import (
-    STANDARD_SE,
-    STUDIES,
-    VariantResult,
-    accuracies,
-    compare,
-    pairs_in_paper_order,
-    why_not_buildable,
-)
+from ..studies.ablations import STUDIES, VariantResult, accuracies, compare, why_not_buildable, with_holm
 from ..studies.stats import paired_difference
-from ..studies.sweeps import SWEEPS
+from ..studies.sweeps import PLAIN, STANDARD_SE, SWEEPS
 from ..training import BUDGETS
 from ..utils import checks
 from .chapter import COLUMN_WIDTH_IN
@@ -37,7 +29,7 @@ from .repository import repository_file
 
 EXAMPLE = (1, 1, 28, 28)  #: one Fashion-MNIST image, for FLOPs
 #: Panel titles that fit the figure's width, where a study's title does not.
-SHORT_TITLES = {"gate": "Gate, zero-init", "gate-no-zero-init": "Gate, γ starts at 1"}
+SHORT_TITLES = {"gate-zero-init": "Gate, γ starts at 0"}
 
 
 def timing_note(timing: Mapping) -> str:
@@ -59,14 +51,15 @@ def variant_costs(sweeps: Iterable[str], budget: str, repository: str) -> NotedT
 
 
 def cost_table(sweeps: Iterable[str], budget: str, timing: Mapping | None = None) -> pd.DataFrame:
-    """What every variant of ``sweeps`` adds to the plain ResNet of ``budget``, and its training-step time.
+    """What the plain ResNet, standard SE and every variant of ``sweeps`` cost on ``budget``'s network.
 
-    Parameters and FLOPs (of one 28x28 image) are counted on the built
-    network; the step time, relative to standard SE, comes from ``timing``
-    (the ablation-cost benchmark's results) when it was measured on this
-    budget's network, else ``"-"``. Variants that build standard SE under
-    another name (it is listed once, as :data:`~.ablations.STANDARD_SE`), or
-    that the network cannot build, are left out.
+    Parameters and FLOPs (of one 28x28 image) are added to the plain ResNet's,
+    counted on the built network; the step time, relative to standard SE, comes
+    from ``timing`` (the ablation-cost benchmark's results) when it was measured
+    on this budget's network, else ``"-"``. Each network is listed once: a
+    variant another sweep trains (:attr:`~se_tutorial.studies.Sweep.borrowed`),
+    one that differs from an earlier row only in its initialisation (the same
+    costs), or one the network cannot build, is left out.
     """
     checks.choice("budget", budget, BUDGETS)
     network = BUDGETS[budget]
@@ -74,23 +67,27 @@ def cost_table(sweeps: Iterable[str], budget: str, timing: Mapping | None = None
     plain_parameters, plain_flops = count_parameters(plain), count_flops(plain, EXAMPLE)
     measured = timing is not None and timing.get("budget") == budget
     times = timing["variants"] if measured else {}
-    standard = SWEEPS[STANDARD_SE[0]].fields(STANDARD_SE[1])
-    rows = []
-    for sweep in sweeps:
-        for variant in SWEEPS[checks.choice("sweep", sweep, SWEEPS)].variants:
-            fields = SWEEPS[sweep].fields(variant)
-            if ((sweep, variant) != STANDARD_SE and fields == standard) or why_not_buildable(
-                sweep, variant, budget
-            ):
-                continue
-            model = network.model(**fields).build(in_channels=1, num_classes=10)
-            time = times.get(f"{sweep}:{variant}", {}).get("time_vs_standard_se")
-            rows.append({
-                "study": sweep, "variant": variant,
-                "+ parameters": f"{count_parameters(model) - plain_parameters:,}",
-                "+ kFLOPs": f"{(count_flops(model, EXAMPLE) - plain_flops) / 1e3:.1f}",
-                "step time vs SE": "-" if time is None else f"{time:.2f}x",
-            })  # fmt: skip
+    candidates = [PLAIN, STANDARD_SE] + [
+        (sweep, variant)
+        for sweep in sweeps
+        for variant in SWEEPS[checks.choice("sweep", sweep, SWEEPS)].own_variants()
+    ]
+    rows, listed = [], []
+    for sweep, variant in candidates:
+        if why_not_buildable(sweep, variant, budget):
+            continue
+        spec = network.model(**SWEEPS[sweep].fields(variant)).replace(zero_init_residual=False)
+        if spec in listed:
+            continue
+        listed.append(spec)
+        model = spec.build(in_channels=1, num_classes=10)
+        time = times.get(f"{sweep}:{variant}", {}).get("time_vs_standard_se")
+        rows.append({
+            "study": sweep, "variant": variant,
+            "+ parameters": f"{count_parameters(model) - plain_parameters:,}",
+            "+ kFLOPs": f"{(count_flops(model, EXAMPLE) - plain_flops) / 1e3:.1f}",
+            "step time vs SE": "-" if time is None else f"{time:.2f}x",
+        })  # fmt: skip
     return pd.DataFrame(rows).set_index(["study", "variant"])
 
 
@@ -106,34 +103,51 @@ class StudyTable(NotedTable):
     results: list[VariantResult] = field(default_factory=list)
 
 
-def study_table(rows: Iterable[dict], sweep: str, budget: str) -> StudyTable:
-    """The runs of one study on ``budget``, paired by seed with its baseline, beside the paper's table.
+def study_tables(rows: Iterable[dict], budget: str, sweeps: Iterable[str] = STUDIES) -> dict[str, StudyTable]:
+    """:func:`study_table` for every study in ``sweeps``, with Holm's correction over all their comparisons.
+
+    The studies of a chapter are read together, so their comparisons are one
+    family: each table's ``p (Holm)`` column and verdict take all of them into account.
+    """
+    rows, sweeps = list(rows), [checks.choice("study", sweep, STUDIES) for sweep in sweeps]
+    families = with_holm(
+        {sweep: compare(rows, STUDIES[sweep], SWEEPS[sweep].variants, budget) for sweep in sweeps}
+    )
+    compared = sum(r.difference is not None for results in families.values() for r in results)
+    return {sweep: study_table(results, sweep, budget, compared) for sweep, results in families.items()}
+
+
+def study_table(results: list[VariantResult], sweep: str, budget: str, family: int) -> StudyTable:
+    """One study's ``results`` (from :func:`study_tables`) as a table beside the paper's.
 
     One row per variant: mean test accuracy ± the standard deviation over
     seeds, the paired difference from the baseline in points and its 95%
-    interval, the verdict here (better, worse, within noise), the paper's
-    difference (its baseline's top-1 error minus the variant's) and whether a
-    difference that stands out here points the paper's way. A variant in the
-    paper that this network cannot build gets a row that says why. The note
-    says how many seeds, and how many pairs of variants rank as in the paper.
+    interval, the paired t test's p-value after Holm's correction over the
+    ``family`` of comparisons, the verdict here (better, worse, within noise),
+    the paper's difference (its baseline's top-1 error minus the variant's)
+    and whether this budget can test it (:attr:`VariantResult.agreement`). A
+    variant in the paper that this network cannot build gets a row that says
+    why. The note says how many seeds, and the family's size.
     """
     study = STUDIES[checks.choice("study", sweep, STUDIES)]
-    results = compare(rows, study, SWEEPS[sweep].variants, budget)
     table = []
     for r in results:
         d = r.difference
         table.append({
             "variant": r.variant, "accuracy": f"{r.summary.mean:.2%} ± {r.summary.std * 100:.2f}",
             f"minus {study.baseline}": "-" if d is None else f"{d.mean * 100:+.2f}",
-            "95% interval": "-" if d is None else interval_text(d.low, d.high), "here": r.ours,
+            "95% interval": "-" if d is None else interval_text(d.low, d.high),
+            "p (Holm)": "-" if r.adjusted_p is None else f"{r.adjusted_p:.3f}", "here": r.ours,
             "paper": "-" if r.paper_difference is None else f"{r.paper_difference:+.2f}",
             "vs paper": r.agreement,
         })  # fmt: skip
-    seeds = max(r.summary.n for r in results)
-    notes = [f"{budget} budget, {seeds} seeds per variant, baseline {study.baseline}"]
+    seeds = sorted({r.summary.n for r in results})
+    notes = [
+        f"{budget} budget, {' to '.join(map(str, seeds[:: max(1, len(seeds) - 1)]))} seeds per variant, "
+        f"baseline {study.baseline}; Holm over the chapter's {family} comparisons"
+    ]
     if study.paper_error:
-        agreeing, pairs = pairs_in_paper_order(results, study)
-        notes.append(f"{agreeing} of {pairs} pairs of variants ranked as in the paper ({study.source})")
+        notes.append(f"paper: {study.source}, top-1 error of one run per variant")
     shown = {r.variant for r in results}
     for variant in study.paper_error:
         if variant not in shown:

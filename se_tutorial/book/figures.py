@@ -7,6 +7,7 @@ stacked rather than side by side, so its text stays legible on a phone (see
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -14,6 +15,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..studies.contrasts import estimate
 from ..studies.excitations import BlockExcitations
 from ..training.history import History
 from .chapter import COLUMN_WIDTH_IN
@@ -129,3 +131,35 @@ def by_block(values: Mapping[str, float], ylabel: str) -> Figure:
     ax.set(xlabel="SE block (stage)", ylabel=ylabel)
     ax.set_ylim(0, 1.15 * max(values.values()))
     return fig
+
+
+def contrast_dots(values: Mapping[str, Mapping[int, float]]) -> Figure:
+    """Each contrast's value per seed (dots) and its mean with a 95% interval (bar), in points; one row each.
+
+    ``values`` maps a contrast's name to ``{seed: value}`` (fractions of
+    accuracy, as :func:`~se_tutorial.studies.contrasts.per_seed` gives them);
+    contrasts with fewer than two seeds are left out.
+    """
+    shown = {name: by_seed for name, by_seed in values.items() if len(by_seed) >= 2}
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 0.55 * len(shown) + 1.4))
+    for y, by_seed in enumerate(shown.values()):
+        points = [v * 100 for v in by_seed.values()]
+        ax.plot(points, [y + 0.18] * len(points), "o", color="grey", alpha=0.6, markersize=4)
+        d = estimate(by_seed)
+        ax.plot([d.low * 100, d.high * 100], [y - 0.12] * 2, color="black")
+        ax.plot(d.mean * 100, y - 0.12, "s", color="black", markersize=5)
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_yticks(range(len(shown)), [wrap_label(name) for name in shown])
+    ax.set_ylim(len(shown) - 0.5, -0.5)
+    ax.set_xlabel("difference in test accuracy (points)")
+    handles = [
+        Line2D([], [], marker="o", color="grey", linestyle="", label="one seed"),
+        Line2D([], [], marker="s", color="black", label="mean, 95% interval"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2)
+    return fig
+
+
+def wrap_label(text: str, width: int = 24) -> str:
+    """``text`` broken into lines of at most about ``width`` characters, at spaces (for axis labels)."""
+    return "\n".join(textwrap.wrap(text, width)) or text

@@ -18,8 +18,9 @@ import torch
 from torch import nn
 
 from ..nn.cost import count_flops, count_parameters
+from ..studies.contrasts import CONTRASTS, Contrast, estimate, per_seed
 from ..studies.excitations import BlockExcitations, class_specificity
-from ..studies.stats import paired_difference, summarize
+from ..studies.stats import accuracy_interval, holm, paired_difference, summarize
 from ..training.history import History
 
 
@@ -98,9 +99,9 @@ def made_by(sweep: str, rows: Iterable[dict], budget: str, name: str | None = No
     The results file is ``book/results/<name>_<budget>.jsonl``, as
     :func:`~.repository.stored_runs` reads it (``name`` defaults to the sweep's).
 
-    >>> print(made_by("se-vs-plain", [{"seed": 0}, {"seed": 1}], "brief"))
-    made by: python -m se_tutorial sweep se-vs-plain \\
-        --seeds 0 1 --budget brief --out book/results/se_vs_plain_brief.jsonl
+    >>> print(made_by("se-and-init", [{"seed": 0}, {"seed": 1}], "brief"))
+    made by: python -m se_tutorial sweep se-and-init \\
+        --seeds 0 1 --budget brief --out book/results/se_and_init_brief.jsonl
     """
     seeds = " ".join(str(seed) for seed in sorted({row["seed"] for row in rows}))
     out = f"book/results/{name or sweep.replace('-', '_')}_{budget}.jsonl"
@@ -225,3 +226,58 @@ class NotedTable:
 
     def __repr__(self) -> str:
         return f"{self.table.to_string()}\n{self.note}"
+
+
+def contrast_table(
+    rows: Iterable[dict], budget: str, contrasts: Mapping[str, Contrast] = CONTRASTS
+) -> pd.DataFrame:
+    """Every contrast of ``contrasts`` that ``rows`` can estimate: one row each, in points.
+
+    Columns: the mean over seeds, its 95% interval (Student's t), how many seeds
+    came out above and below zero, the t test's p-value, and that p-value after
+    Holm's correction over the contrasts in the table (one family: read
+    together, some would exclude zero by chance). Contrasts with fewer than two
+    complete seeds are left out.
+    """
+    rows = list(rows)
+    found = {name: per_seed(rows, weights, budget) for name, weights in contrasts.items()}
+    estimates = {name: estimate(values) for name, values in found.items() if len(values) >= 2}
+    if not estimates:
+        raise ValueError(f"no contrast has two complete seeds of {budget} runs; run the sweeps first.")
+    adjusted = holm([d.p_value for d in estimates.values()])
+    table = [
+        {"contrast": name, "points": f"{d.mean * 100:+.2f}", "95% interval": interval_text(d.low, d.high),
+         "seeds + / -": f"{d.higher} / {d.lower}", "p": f"{d.p_value:.3f}", "p (Holm)": f"{p:.3f}"}
+        for (name, d), p in zip(estimates.items(), adjusted, strict=True)
+    ]  # fmt: skip
+    return pd.DataFrame(table).set_index("contrast").pipe(one_header_row)
+
+
+def noise_sources(rows: Iterable[dict], labels: Mapping[str, str], test_images: int) -> pd.DataFrame:
+    """The noise under a comparison, in points: the test set's sampling floor beside the seeds' spread.
+
+    For each model of ``labels`` (variant: name; the first is the reference):
+    the half-width of the exact binomial 95% interval of its mean accuracy on
+    ``test_images`` images (how far one network's accuracy could move on
+    another test set of that size), and the standard deviation of its accuracy
+    over seeds (how far retraining moves it on this test set). Then, for each
+    other model, the standard deviation over seeds of its difference from the
+    reference, and the half-width of that difference's 95% interval.
+    """
+    rows = list(rows)
+    runs = {label: seed_accuracies(rows, variant) for variant, label in labels.items()}
+    (first, base), *_ = runs.items()
+    table = []
+    for label, accuracy in runs.items():
+        summary = summarize(list(accuracy.values()))
+        low, high = accuracy_interval(round(summary.mean * test_images), test_images)
+        entry = {"model": label, "test-set floor (±)": f"{(high - low) / 2 * 100:.2f}",
+                 "seed std": f"{summary.std * 100:.2f}", f"std of minus {first}": "-", "interval (±)": "-"}  # fmt: skip
+        shared = sorted(set(accuracy) & set(base))
+        if label != first and len(shared) >= 2:
+            d = paired_difference([base[s] for s in shared], [accuracy[s] for s in shared])
+            differences = [accuracy[s] - base[s] for s in shared]
+            entry[f"std of minus {first}"] = f"{summarize(differences).std * 100:.2f}"
+            entry["interval (±)"] = f"{(d.high - d.low) / 2 * 100:.2f}"
+        table.append(entry)
+    return pd.DataFrame(table).set_index("model").pipe(one_header_row)

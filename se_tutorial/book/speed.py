@@ -95,7 +95,7 @@ def se_overhead(overhead: Mapping) -> NotedTable:
     """The SE-ResNet's training step over the ResNet's, per network and precision: readable tail, and as one function."""
     columns = {
         "SE-ResNet, readable tail": "readable tail",
-        "SE-ResNet, as fit trains it": "tail as one function",
+        "SE-ResNet, tail as one function": "tail as one function",
     }
     rows = {}
     for name, variants in overhead["configurations"].items():

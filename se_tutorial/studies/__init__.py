@@ -9,7 +9,7 @@
 * :mod:`.excitations` - what SE blocks learn: their weights per class
 """
 
-from .ablations import STUDIES, Study, compare, pairs_in_paper_order, why_not_buildable
+from .ablations import STUDIES, Study, compare, why_not_buildable, with_holm
 from .excitations import BlockExcitations, class_specificity, excitation_statistics
 from .results import ResultsFileError, read_rows
 from .runs import resolve_model, run
@@ -44,7 +44,6 @@ __all__ = [
     "flipped_predictions",
     "holm",
     "paired_difference",
-    "pairs_in_paper_order",
     "read_rows",
     "resolve_model",
     "run",
@@ -53,4 +52,5 @@ __all__ = [
     "summarize",
     "t_quantile",
     "why_not_buildable",
+    "with_holm",
 ]

@@ -9,9 +9,8 @@ whether it points the same way as the paper's.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import torch
@@ -19,7 +18,7 @@ from torch import nn
 
 from ..training import BUDGETS
 from ..utils import checks
-from .stats import PairedDifference, Summary, paired_difference, summarize
+from .stats import PairedDifference, Summary, holm, paired_difference, summarize
 from .sweeps import SWEEPS
 
 if TYPE_CHECKING:  # pandas is needed only by the tables, and imported there
@@ -41,8 +40,11 @@ class Study:
         return SWEEPS[self.sweep].baseline
 
 
-#: The paper's table for each study, in the order the chapter shows them. The
-#: stage study has no numbers here: the book compares it with its own runs.
+#: The paper's table for each study, in the order the chapter shows them. Table 13 puts SE
+#: into one of ResNet-50's four stages (conv2_x to conv5_x; the paper calls them stages 2 to 5)
+#: and tests the first three alone: this book's three stages are matched with those by
+#: position (its stage 1 with the paper's stage 2). Table 12's zero-init counterpart is the
+#: same table: the paper's networks start every residual branch at full strength.
 STUDIES: dict[str, Study] = {
     study.sweep: study
     for study in (
@@ -51,32 +53,27 @@ STUDIES: dict[str, Study] = {
             {"r=2": 22.29, "r=4": 22.25, "r=8": 22.26, "r=16": 22.28, "r=32": 22.72},
         ),
         Study("Squeeze operator", "squeeze", "Table 11", {"avg": 22.28, "max": 22.57}),
+        Study("Excitation gate", "gate", "Table 12", {"sigmoid": 22.28, "tanh": 23.00, "relu": 23.47}),
         Study(
-            "Excitation gate", "gate", "Table 12",
-            {"sigmoid": 22.28, "tanh": 23.00, "relu": 23.47},
+            "SE in one stage", "stages", "Table 13",
+            {"resnet": 23.30, "stage 1 only": 23.03, "stage 2 only": 23.04, "stage 3 only": 22.68,
+             "all stages": 22.28},
         ),
-        Study(
-            "Excitation gate, branches starting at full strength", "gate-no-zero-init",
-            "Table 12", {"sigmoid": 22.28, "tanh": 23.00, "relu": 23.47},
-        ),
-        Study("SE in one stage", "stages", "Table 13"),
         Study(
             "Integration strategy", "placement", "Table 14",
             {"standard": 22.28, "pre": 22.23, "post": 22.78, "identity": 22.20},
         ),
+        Study(
+            "Excitation gate, branches starting at zero", "gate-zero-init", "Table 12",
+            {"sigmoid": 22.28, "tanh": 23.00, "relu": 23.47},
+        ),
     )
 }  # fmt: skip
 
-#: Standard SE (average squeeze, sigmoid gate, every stage, standard placement,
-#: the small-channel rule at r = 16) appears in several studies under other
-#: names; it is trained once, as the placement study's ``standard``.
-STANDARD_SE = ("placement", "standard")
-SAME_AS_STANDARD = frozenset({("gate", "sigmoid"), ("squeeze", "avg"), ("stages", "all stages")})
-
 
 def own_variants(sweep: str) -> list[str]:
-    """The variants of ``sweep`` that train a model of their own (not standard SE under another name)."""
-    return [variant for variant in SWEEPS[sweep].variants if (sweep, variant) not in SAME_AS_STANDARD]
+    """The variants of ``sweep`` that train a model of their own (not another sweep's network under its name)."""
+    return SWEEPS[checks.choice("sweep", sweep, SWEEPS)].own_variants()
 
 
 def why_not_buildable(sweep: str, variant: str, budget: str) -> str | None:
@@ -92,8 +89,9 @@ def why_not_buildable(sweep: str, variant: str, budget: str) -> str | None:
 def accuracies(rows: Iterable[dict], sweep: str, variant: str, budget: str) -> dict[int, float]:
     """Final test accuracy per seed of one variant on one budget: ``{seed: accuracy}``.
 
-    A variant that builds standard SE is read from :data:`STANDARD_SE`'s runs
-    when the file has no runs under its own name.
+    A variant that another sweep trains (:attr:`~.sweeps.Sweep.borrowed`: the
+    factorial's plain ResNet or standard SE under another name) is read from
+    that sweep's runs when the file has none under its own name.
     """
     rows = list(rows)
 
@@ -105,8 +103,9 @@ def accuracies(rows: Iterable[dict], sweep: str, variant: str, budget: str) -> d
         }
 
     found = of(sweep, variant)
-    if not found and (sweep, variant) in SAME_AS_STANDARD:
-        found = of(*STANDARD_SE)
+    borrowed = SWEEPS[sweep].borrowed if sweep in SWEEPS else {}
+    if not found and variant in borrowed:
+        found = of(*borrowed[variant])
     return found
 
 
@@ -118,7 +117,10 @@ class VariantResult:
     for the baseline itself, whose ``is_baseline`` is set, or with fewer than
     two shared seeds);
     ``paper_difference`` is the paper's, in points of accuracy (its baseline's
-    top-1 error minus the variant's), ``None`` where the paper has no number.
+    top-1 error minus the variant's), ``None`` where the paper has no number;
+    ``adjusted_p`` is the paired t test's p-value after Holm's correction over
+    the family of comparisons read together (``None`` until
+    :func:`with_holm` sets it).
     """
 
     variant: str
@@ -126,11 +128,15 @@ class VariantResult:
     difference: PairedDifference | None
     paper_difference: float | None
     is_baseline: bool = False
+    adjusted_p: float | None = None
 
     @property
     def ours(self) -> str:
-        """``"better"``, ``"worse"`` or ``"within noise"`` than the baseline (95% interval).
+        """``"better"``, ``"worse"`` or ``"within noise"`` than the baseline.
 
+        Better or worse needs the 95% interval to exclude zero and, once Holm's
+        correction is applied, the adjusted p-value to stay below 0.05; an
+        interval that excludes zero on its own gives ``"not after Holm"``.
         ``"baseline"`` for the baseline, and ``"too few shared seeds"`` for a
         variant that shares fewer than two seeds with it (no interval).
         """
@@ -140,22 +146,51 @@ class VariantResult:
             return "too few shared seeds"
         if not self.difference.excludes_zero:
             return "within noise"
+        if self.adjusted_p is not None and self.adjusted_p >= 0.05:
+            return "not after Holm"
         return "better" if self.difference.mean > 0 else "worse"
 
     @property
     def agreement(self) -> str:
-        """Whether a difference that stands out here points the paper's way.
+        """Whether this budget can test the paper's difference, and if so whether it agrees.
 
-        ``"same direction"`` or ``"opposite direction"`` when our interval
-        excludes zero, ``"not resolved"`` when it does not, and ``"-"`` where
-        there is nothing to compare (the baseline, or no paper number).
+        The paper trained each variant once, without error bars. Its difference
+        is tested only where it is larger than our interval is wide (a smaller
+        one could not be told from noise here): then ``"same direction"`` or
+        ``"opposite direction"`` when our interval excludes zero, ``"not seen
+        here"`` when it does not. ``"paper's gap < interval"`` where the paper's
+        difference is smaller than our interval's width, and ``"-"`` where there
+        is nothing to compare (the baseline, or no paper number).
         """
-        if self.difference is None or not self.paper_difference:
+        if self.difference is None or self.paper_difference is None:
             return "-"
+        width = (self.difference.high - self.difference.low) * 100
+        if abs(self.paper_difference) <= width:
+            return "paper's gap < interval"
         if not self.difference.excludes_zero:
-            return "not resolved"
+            return "not seen here"
         same = (self.difference.mean > 0) == (self.paper_difference > 0)
         return "same direction" if same else "opposite direction"
+
+
+def with_holm(families: Mapping[str, list[VariantResult]]) -> dict[str, list[VariantResult]]:
+    """Every result of ``families`` (``{study: results}``) with Holm's correction over all of them together.
+
+    The comparisons a chapter reads together are one family: with twenty
+    intervals at 95%, one excludes zero by chance even when nothing differs.
+
+    >>> r = lambda p: VariantResult("v", Summary(0.9, 0.0, 3), PairedDifference(0.01, 0.0, 0.02, 0.95, 3, p, 3, 0), None)
+    >>> [x.adjusted_p for x in with_holm({"a": [r(0.01), r(0.04)], "b": [r(0.03)]})["a"]]
+    [0.03, 0.06]
+    """
+    compared = [
+        (study, i) for study, results in families.items() for i, r in enumerate(results) if r.difference
+    ]
+    adjusted = holm([families[study][i].difference.p_value for study, i in compared]) if compared else []
+    out = {study: list(results) for study, results in families.items()}
+    for (study, i), p in zip(compared, adjusted, strict=True):
+        out[study][i] = replace(out[study][i], adjusted_p=round(p, 12))
+    return out
 
 
 def compare(rows: Iterable[dict], study: Study, variants: Iterable[str], budget: str) -> list[VariantResult]:
@@ -188,26 +223,6 @@ def compare(rows: Iterable[dict], study: Study, variants: Iterable[str], budget:
             VariantResult(variant, summary, difference, paper_difference, variant == study.baseline)
         )
     return results
-
-
-def pairs_in_paper_order(results: Iterable[VariantResult], study: Study) -> tuple[int, int]:
-    """How many pairs of variants our means rank as the paper does: ``(agreeing, pairs)``.
-
-    Only variants with a paper number count; a tie on either side counts as
-    disagreeing.
-
-    >>> study = Study("t", "t", "-", {"a": 20.0, "b": 21.0, "c": 22.0})
-    >>> ours = {"a": 0.90, "b": 0.80, "c": 0.85}  # b and c swapped
-    >>> results = [VariantResult(v, Summary(m, 0.0, 3), None, None) for v, m in ours.items()]
-    >>> pairs_in_paper_order(results, study)
-    (2, 3)
-    """
-    ranked = [
-        (r.summary.mean, -study.paper_error[r.variant]) for r in results if r.variant in study.paper_error
-    ]
-    pairs = list(itertools.combinations(ranked, 2))
-    agreeing = sum((a[0] - b[0]) * (a[1] - b[1]) > 0 for a, b in pairs)
-    return agreeing, len(pairs)
 
 
 def largest_branch_gradient(model: nn.Module, seed: int = 0) -> float:

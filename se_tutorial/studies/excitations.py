@@ -23,6 +23,7 @@ from ..data import DeviceLoader
 from ..nn.cost import count_parameters
 from ..nn.se_block import capture_excitations
 from ..training.evaluation import predict
+from .stats import flipped_predictions
 
 if TYPE_CHECKING:  # pandas is needed only by the tables, and imported there
     import pandas as pd
@@ -142,8 +143,11 @@ def stage_removal(
     weight 1, as in a saturated block) and :class:`FixedScale` with the
     block's average weights over ``batches`` training batches (the scale the
     network was trained with, but the same for every image). One row each,
-    after the network as trained: test accuracy, its change in points, how
-    many test predictions changed, and the parameters the stage's SE blocks hold.
+    after the network as trained: test accuracy, its change in points, the
+    test images whose prediction changed (became right, became wrong, or went
+    from one wrong class to another), McNemar's exact test of the change in
+    accuracy (:func:`~.stats.flipped_predictions`), and the parameters the
+    stage's SE blocks hold.
     """
     import pandas as pd
 
@@ -169,9 +173,12 @@ def stage_removal(
     rows = []
     for title, (logits, _) in predictions.items():
         accuracy = (logits.argmax(1) == labels).float().mean().item()
+        flips = flipped_predictions(labels, base_logits.argmax(1), logits.argmax(1))
         rows.append({
             "network": title, "test accuracy": f"{accuracy:.2%}", "change (points)": f"{(accuracy - base) * 100:+.2f}",
-            "predictions changed": int((logits.argmax(1) != base_logits.argmax(1)).sum()),
+            "became right": flips.became_right, "became wrong": flips.became_wrong,
+            "wrong to wrong": flips.wrong_to_another,
+            "p (McNemar)": "-" if title == "as trained" else f"{flips.p_value:.3f}",
             "SE parameters removed": 0 if title == "as trained" else removed,
         })  # fmt: skip
     # "network" names the index column in the header row, not in a row of its own

@@ -1,7 +1,7 @@
 """Named sweeps: variants of one network over seeds, one results row per run.
 
-    python -m se_tutorial sweep se-vs-plain --seeds 0 1 2 --budget brief \\
-        --out results/se_vs_plain.jsonl
+    python -m se_tutorial sweep se-and-init --seeds 0 1 2 --budget brief \\
+        --out results/se_and_init.jsonl
 
 A :class:`Sweep` names a baseline network and its variants, each variant a
 few :class:`~se_tutorial.nn.ModelSpec` fields changed from the baseline's.
@@ -21,7 +21,7 @@ import statistics
 import sys
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data import NORMALIZATION
@@ -46,6 +46,23 @@ class Sweep:
     baseline: str
     base: Mapping[str, object]
     variants: Mapping[str, Mapping[str, object]]
+    #: variants that build the very network of another sweep's variant, and are read from its
+    #: runs instead of trained again: ``{variant: (sweep, variant)}``
+    borrowed: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: how many times the budget's epochs each run trains (3: a longer-training point)
+    epoch_factor: int = 1
+
+    def own_variants(self) -> list[str]:
+        """The variants this sweep trains: all but the borrowed ones.
+
+        >>> SWEEPS["gate"].own_variants()
+        ['tanh', 'relu', 'hard_sigmoid']
+        """
+        return [variant for variant in self.variants if variant not in self.borrowed]
+
+    def epochs(self, budget: Budget) -> int:
+        """The epochs of each run of this sweep on ``budget``."""
+        return budget.epochs * self.epoch_factor
 
     def fields(self, variant: str) -> dict[str, object]:
         """The ModelSpec fields of ``variant``: the baseline's, with the variant's overrides.
@@ -77,13 +94,18 @@ def _gates(*names: str) -> dict[str, dict]:
 
 
 SE = {"attention": "se"}
-#: The studies of chapters 5 and 6 start every residual branch at zero (gamma = 0), as
-#: their stored runs did; ModelSpec's default is the standard init (gamma = 1).
+#: Zero-init residual: every residual branch's last BN scale starts at 0 (gamma = 0), so each
+#: block starts as the identity. ModelSpec's default is the standard init (gamma = 1).
 ZERO_INIT = {"zero_init_residual": True}
+#: The factorial's runs that other sweeps read instead of training the same network again.
+PLAIN, STANDARD_SE, STANDARD_SE_ZERO_INIT = (
+    ("se-and-init", "resnet"), ("se-and-init", "se-resnet"), ("se-and-init", "se-resnet, zero-init"),
+)  # fmt: skip
 
-#: The sweeps by name: SE against plain, and the SENet paper's ablations (TPAMI, Tables 10-14).
+#: The sweeps by name: SE against plain from both inits, a longer-training point, and the
+#: SENet paper's ablations (TPAMI, Tables 10-14), every one from the standard init but the
+#: zero-init gate study.
 SWEEPS: dict[str, Sweep] = {
-    "se-vs-plain": Sweep("resnet", ZERO_INIT, {"resnet": {}, "se-resnet": SE}),
     # SE against plain from both initialisations, paired by seed: is zero-init why SE does not help?
     "se-and-init": Sweep(
         "resnet",
@@ -95,34 +117,42 @@ SWEEPS: dict[str, Sweep] = {
             "se-resnet, zero-init": {**SE, **ZERO_INIT},
         },
     ),
+    # Does more training change the answer? Three times the budget's epochs, standard init.
+    "longer-training": Sweep("resnet", {}, {"resnet": {}, "se-resnet": SE}, epoch_factor=3),
     # Exactly C / r hidden units: the small-channel rule would distort a study of r.
     "reduction-ratio": Sweep(
         "r=16",
-        {**SE, **ZERO_INIT, "attention_options": {"reduction_ratio": 16, "hidden_channels": "exact"}},
+        {**SE, "attention_options": {"reduction_ratio": 16, "hidden_channels": "exact"}},
         {
             f"r={r}": {"attention_options": {"reduction_ratio": r}} if r != 16 else {}
             for r in (2, 4, 8, 16, 32)
         },
     ),
     "squeeze": Sweep(
-        "avg", {**SE, **ZERO_INIT}, {"avg": {}, "max": {"attention_options": {"squeeze": "max"}}}
+        "avg", SE, {"avg": {}, "max": {"attention_options": {"squeeze": "max"}}}, {"avg": STANDARD_SE}
     ),
-    "gate": Sweep("sigmoid", {**SE, **ZERO_INIT}, _gates("sigmoid", "tanh", "relu", "hard_sigmoid")),
-    # Zero-init residual (gamma = 0) with a gate that is 0 at 0 (tanh, ReLU) and
-    # bias-free FC layers is a fixed point: every residual branch outputs 0 and
-    # gets 0 gradient, forever. Starting gamma at 1 compares the gates themselves.
-    "gate-no-zero-init": Sweep(
-        "sigmoid", {**SE, "zero_init_residual": False}, _gates("sigmoid", "tanh", "relu")
+    "gate": Sweep("sigmoid", SE, _gates("sigmoid", "tanh", "relu", "hard_sigmoid"), {"sigmoid": STANDARD_SE}),
+    # Zero-init residual with a gate that is 0 at 0 (tanh, ReLU) and bias-free FC layers is a
+    # fixed point: every residual branch outputs 0 and gets 0 gradient, forever.
+    "gate-zero-init": Sweep(
+        "sigmoid", {**SE, **ZERO_INIT}, _gates("sigmoid", "tanh", "relu"), {"sigmoid": STANDARD_SE_ZERO_INIT}
     ),
     "placement": Sweep(
         "standard",
-        {**SE, **ZERO_INIT},
+        SE,
         {"standard": {}, **{name: {"placement": name} for name in ("pre", "post", "identity")}},
+        {"standard": STANDARD_SE},
     ),
+    # SE in one stage at a time, against the plain network (the paper's Table 13).
     "stages": Sweep(
-        "all stages",
-        {**SE, **ZERO_INIT},
-        {**{f"stage {stage} only": {"attention_stages": (stage,)} for stage in (1, 2, 3)}, "all stages": {}},
+        "resnet",
+        {},
+        {
+            "resnet": {},
+            **{f"stage {stage} only": {**SE, "attention_stages": (stage,)} for stage in (1, 2, 3)},
+            "all stages": SE,
+        },
+        {"resnet": PLAIN, "all stages": STANDARD_SE},
     ),
 }
 
@@ -165,7 +195,16 @@ def run_sweep(
     and waited for at the end (and trained here if that sweep died first).
     """
     chosen = SWEEPS[checks.choice("sweep", sweep, SWEEPS)]
-    names = [checks.choice(f"{sweep} variant", name, chosen.variants) for name in variants or chosen.variants]
+    names = [
+        checks.choice(f"{sweep} variant", name, chosen.variants) for name in variants or chosen.own_variants()
+    ]
+    for name in names:
+        if name in chosen.borrowed:
+            source, source_variant = chosen.borrowed[name]
+            raise ConfigurationError(
+                f"{sweep} variant {name} is the same network as {source} variant {source_variant}, whose "
+                f"runs it reads: run `python -m se_tutorial sweep {source} --variants '{source_variant}'`."
+            )
     seeds = list(dict.fromkeys(checks.seed("seed", seed) for seed in seeds))  # each seed once
     dataset = checks.choice("dataset", dataset, NORMALIZATION)
     out = Path(out)
@@ -185,10 +224,11 @@ def run_sweep(
             )
     names = buildable_variants(sweep, names, resolved, dataset)
     pending = [(seed, variant) for seed in seeds for variant in names]
+    epochs = chosen.epochs(resolved)
     while pending:
         claimed_elsewhere = []
         for seed, variant in pending:
-            key = (sweep, variant, seed, resolved.name, dataset, resolved.epochs, precision)
+            key = (sweep, variant, seed, resolved.name, dataset, epochs, precision)
             with claim(claim_path(out, key)) as ours:
                 if not ours:
                     claimed_elsewhere.append((seed, variant))
@@ -196,7 +236,9 @@ def run_sweep(
                 if _finished(out, key):  # already in the file (this sweep's earlier try, or another's)
                     continue
                 fields = chosen.fields(variant)
-                row = run(fields, dataset=dataset, budget=resolved.name, seed=seed, progress=progress)
+                row = run(
+                    fields, dataset=dataset, budget=resolved.name, seed=seed, epochs=epochs, progress=progress
+                )
                 append_row(out, {"sweep": sweep, "variant": variant, **row})
         for seed, variant in claimed_elsewhere[:1]:  # wait for one; then look at all of them again
             if progress:
@@ -204,9 +246,7 @@ def run_sweep(
                     f"{sweep}: waiting for {len(claimed_elsewhere)} runs another sweep is training",
                     file=sys.stderr,
                 )
-            wait_for_claim(
-                claim_path(out, (sweep, variant, seed, resolved.name, dataset, resolved.epochs, precision))
-            )
+            wait_for_claim(claim_path(out, (sweep, variant, seed, resolved.name, dataset, epochs, precision)))
         pending = claimed_elsewhere
     return read_rows(out)
 

@@ -16,7 +16,7 @@ from .config import BUDGETS, Budget, TrainConfig, default_device, resolve_budget
 from .evaluation import confusion_matrix, evaluate, predict
 from .guards import NonFiniteLossError, TrainingDivergedError, TrainingInterrupted
 from .history import History, smoothed_loss_floor
-from .loop import fit, learning_rates, make_optimizer
+from .loop import fit, learning_rates, make_optimizer, ready_for_training
 from .precision import Precision, choose_precision
 from .prepare import Data, prepare_data
 
@@ -42,6 +42,7 @@ __all__ = [
     "make_optimizer",
     "predict",
     "prepare_data",
+    "ready_for_training",
     "resolve_budget",
     "smoothed_loss_floor",
 ]

@@ -130,6 +130,21 @@ def train_epoch(
     }
 
 
+def ready_for_training(model: nn.Module, device: torch.device, precision: Precision) -> nn.Module:
+    """``model`` on ``device`` as :func:`fit` trains it, in place: channels-last, SE tails fused where that pays.
+
+    Channels-last runs convolutions about 1.4x faster on CPUs and uses tensor
+    cores on GPUs. On a CPU under bfloat16 autocast, each SE tail becomes one
+    autograd function (:func:`~se_tutorial.nn.fused.fuse_se`): less than half
+    of SE's extra step time there; in float32 the readable tail is the faster
+    (``benchmarks/results/cpu_se_overhead.json``), so it stays.
+    """
+    model.to(device, memory_format=torch.channels_last)
+    if device.type == "cpu" and precision.dtype == torch.bfloat16:
+        fuse_se(model)
+    return model
+
+
 def fit(
     model: nn.Module,
     data: Data,
@@ -180,12 +195,7 @@ def fit(
         print(f"mixed precision: {precision}")
     scaler = precision.grad_scaler()
 
-    # channels-last runs convolutions about 1.4x faster on CPUs and uses tensor cores on GPUs.
-    model.to(device, memory_format=torch.channels_last)
-    if device.type == "cpu":
-        # SE tails as one autograd function each: in bfloat16 less than half of SE's extra step
-        # time, in float32 about the same (benchmarks/results/cpu_se_overhead.json).
-        fuse_se(model)
+    ready_for_training(model, device, precision)
     train_model: nn.Module = model
     if world_size > 1:
         device_ids = [device] if device.type == "cuda" else None

@@ -81,6 +81,12 @@ FIGURES = {
         {"layer1.0.attention": 2.5, "layer2.0.attention": 2.1}, "specificity"
     ),
     "draw_blocks": lambda: draw_blocks(block_pair(), torch.randn(1, 32, 16, 16)),
+    "contrast_dots": lambda: figures.contrast_dots(
+        {
+            "SE - plain, standard init": {0: -0.001, 1: 0.002, 2: -0.003},
+            "interaction (SE's effect, zero-init - standard)": {0: 0.004, 1: -0.001, 2: 0.0},
+        }
+    ),
 }
 
 

@@ -122,3 +122,48 @@ def test_the_excitation_table_formats_each_blocks_statistics():
     shown = table.loc["layer1.0.attention"]
     assert shown["specificity"] == f"{class_specificity(block):.2f}"
     assert shown["class means"] == "0.20 to 0.80" and shown["above 0.9"] == "12.5%"
+
+
+def factorial_rows():
+    accuracies = {
+        "resnet": (0.920, 0.924, 0.922),
+        "se-resnet": (0.918, 0.925, 0.919),
+        "resnet, zero-init": (0.919, 0.921, 0.920),
+        "se-resnet, zero-init": (0.915, 0.919, 0.917),
+    }
+    return [
+        {"sweep": "se-and-init", "variant": v, "seed": s, "test_accuracy": a, "budget": "brief"}
+        for v, values in accuracies.items()
+        for s, a in enumerate(values)
+    ]
+
+
+def test_the_contrast_table_by_hand_with_holm_over_its_rows():
+    from se_tutorial.book.report import contrast_table
+
+    table = contrast_table(factorial_rows(), "brief")
+    # no longer-training runs: that contrast is left out
+    assert len(table) == 5 and "SE - plain, 3x the epochs" not in table.index
+    se = table.loc["SE - plain, standard init"]
+    # -0.2, +0.1, -0.3 points: mean -0.13, sd 0.208, half-width 4.303 * 0.208 / sqrt(3) = 0.52
+    assert (se["points"], se["95% interval"], se["seeds + / -"]) == ("-0.13", "[-0.65, +0.38]", "1 / 2")
+    p_values = sorted(float(p) for p in table["p"])
+    adjusted = sorted(float(p) for p in table["p (Holm)"])
+    assert adjusted[0] == pytest.approx(min(1, 5 * p_values[0]), abs=2e-3)  # the smallest, times five
+    assert all(a >= p - 1e-9 for a, p in zip(adjusted, p_values, strict=True))
+    with pytest.raises(ValueError, match="no contrast has two complete seeds"):
+        contrast_table(factorial_rows(), "smoke")
+
+
+def test_noise_sources_put_the_test_set_floor_beside_the_seeds_spread():
+    from se_tutorial.book.report import noise_sources
+
+    table = noise_sources(
+        factorial_rows(), {"resnet": "ResNet", "se-resnet": "SE-ResNet"}, test_images=10_000
+    )
+    # 92.2% of 10,000 images: the Clopper-Pearson interval is about +-0.53 points
+    assert table.loc["ResNet", "test-set floor (±)"] == "0.53"
+    assert table.loc["ResNet", "seed std"] == "0.20"  # 92.0, 92.4, 92.2
+    assert table.loc["ResNet", "std of minus ResNet"] == "-"
+    assert table.loc["SE-ResNet", "std of minus ResNet"] == "0.21"  # -0.2, +0.1, -0.3
+    assert table.loc["SE-ResNet", "interval (±)"] == "0.52"

@@ -68,7 +68,7 @@ def test_raw_url_refuses_an_address_that_is_not_github():
         raw_url("https://gitlab.com/a/b", "x.json")
 
 
-def run_row(variant, seed, budget, sweep="se-vs-plain"):
+def run_row(variant, seed, budget, sweep="se-and-init"):
     return (
         f'{{"sweep": "{sweep}", "variant": "{variant}", "seed": {seed}, "budget": "{budget}", '
         f'"dataset": "fashion-mnist", "test_accuracy": 0.9}}\n'
@@ -82,7 +82,7 @@ def test_a_chapters_runs_are_the_budgets_and_the_sweeps_fetched_outside_a_clone(
 
     monkeypatch.chdir(tmp_path)
     files = {
-        "se_vs_plain_brief.jsonl": run_row("resnet", 0, "brief") + run_row("se-resnet", 0, "brief")
+        "se_and_init_brief.jsonl": run_row("resnet", 0, "brief") + run_row("se-resnet", 0, "brief")
         + run_row("resnet", 1, "full") + run_row("resnet", 2, "brief", sweep="other"),
     }  # fmt: skip
 
@@ -93,14 +93,14 @@ def test_a_chapters_runs_are_the_budgets_and_the_sweeps_fetched_outside_a_clone(
         return files[name].encode()
 
     monkeypatch.setattr(repository_files, "fetch", fake_fetch)
-    rows, shown = stored_runs("se-vs-plain", "brief", REPOSITORY)
+    rows, shown = stored_runs("se-and-init", "brief", REPOSITORY)
     assert shown == "brief" and [(r["variant"], r["seed"]) for r in rows] == [("resnet", 0), ("se-resnet", 0)]
     assert capsys.readouterr().out == ""
-    rows, shown = stored_runs("se-vs-plain", "full", REPOSITORY)  # no file for full: brief's, said
+    rows, shown = stored_runs("se-and-init", "full", REPOSITORY)  # no file for full: brief's, said
     assert shown == "brief" and len(rows) == 2
     assert (
-        "no stored runs of se-vs-plain for the full budget; showing the brief budget's"
+        "no stored runs of se-and-init for the full budget; showing the brief budget's"
         in capsys.readouterr().out
     )
     with pytest.raises(RepositoryFileError, match="holds no brief runs of gate"):
-        stored_runs("gate", "brief", REPOSITORY, name="se_vs_plain")
+        stored_runs("gate", "brief", REPOSITORY, name="se_and_init")

@@ -70,7 +70,7 @@ def test_the_other_levers_table_puts_allocator_evaluation_and_compile_side_by_si
 
 
 def test_the_se_overhead_table_gives_each_networks_ratio_to_the_plain_step():
-    ratios = {"ResNet": 1.0, "SE-ResNet, readable tail": 1.183, "SE-ResNet, as fit trains it": 1.0694}
+    ratios = {"ResNet": 1.0, "SE-ResNet, readable tail": 1.183, "SE-ResNet, tail as one function": 1.0694}
     overhead = {
         **WHERE, "rounds": 15, "batch": 128,
         "configurations": {"brief network (8 layers, width 1), bfloat16": {

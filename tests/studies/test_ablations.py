@@ -10,14 +10,9 @@ import pytest
 import torch
 from fixtures import write_fashion_mnist
 
-from se_tutorial.studies import STUDIES, SWEEPS, Study, Sweep, compare, pairs_in_paper_order
-from se_tutorial.studies.ablations import (
-    SAME_AS_STANDARD,
-    STANDARD_SE,
-    accuracies,
-    own_variants,
-    why_not_buildable,
-)
+from se_tutorial.studies import STUDIES, SWEEPS, Study, Sweep, compare, with_holm
+from se_tutorial.studies.ablations import accuracies, own_variants, why_not_buildable
+from se_tutorial.studies.sweeps import PLAIN, STANDARD_SE
 from se_tutorial.training import BUDGETS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,38 +28,47 @@ def test_each_study_names_a_sweep_its_baseline_and_only_variants_of_it(study):
     assert set(study.paper_error) <= set(SWEEPS[study.sweep].variants)
 
 
-@pytest.mark.parametrize(("sweep", "variant"), sorted(SAME_AS_STANDARD))
-def test_a_variant_read_from_standard_se_builds_exactly_standard_se(sweep, variant):
+BORROWED = sorted((sweep, variant) for sweep in SWEEPS for variant in SWEEPS[sweep].borrowed)
+
+
+@pytest.mark.parametrize(("sweep", "variant"), BORROWED)
+def test_a_borrowed_variant_builds_exactly_the_network_whose_runs_it_reads(sweep, variant):
     def build(sweep, variant):
         spec = BUDGETS["brief"].model(**SWEEPS[sweep].fields(variant), seed=3)
         return spec.build(in_channels=1, num_classes=10)
 
-    alias, standard = build(sweep, variant), build(*STANDARD_SE)
-    assert repr(alias) == repr(standard)
-    alias_state, standard_state = alias.state_dict(), standard.state_dict()
-    assert alias_state.keys() == standard_state.keys()
-    assert all(torch.equal(alias_state[k], standard_state[k]) for k in alias_state)
+    alias, source = build(sweep, variant), build(*SWEEPS[sweep].borrowed[variant])
+    assert repr(alias) == repr(source)
+    alias_state, source_state = alias.state_dict(), source.state_dict()
+    assert alias_state.keys() == source_state.keys()
+    assert all(torch.equal(alias_state[k], source_state[k]) for k in alias_state)
 
 
-def test_own_variants_leave_out_exactly_the_aliases_of_standard_se():
+def test_borrowed_variants_come_from_the_factorial_and_are_never_trained_twice():
+    assert {SWEEPS[s].borrowed[v] for s, v in BORROWED} <= {
+        (("se-and-init", v)) for v in SWEEPS["se-and-init"].variants
+    }
+    assert ("stages", "resnet") in BORROWED and SWEEPS["stages"].borrowed["resnet"] == PLAIN
     for sweep in STUDIES:
-        left_out = set(SWEEPS[sweep].variants) - set(own_variants(sweep))
-        assert left_out == {v for s, v in SAME_AS_STANDARD if s == sweep}
+        assert set(SWEEPS[sweep].variants) - set(own_variants(sweep)) == set(SWEEPS[sweep].borrowed)
 
 
-def test_accuracies_prefer_a_variants_own_runs_and_fall_back_to_standard_se():
+def test_accuracies_prefer_a_variants_own_runs_and_fall_back_to_the_borrowed_ones():
     rows = [
-        row("placement", "standard", 0, 0.91),
-        row("placement", "standard", 1, 0.92),
-        row("placement", "standard", 0, 0.50, budget="smoke"),
+        row(*STANDARD_SE, 0, 0.91),
+        row(*STANDARD_SE, 1, 0.92),
+        row(*STANDARD_SE, 0, 0.50, budget="smoke"),
+        row(*PLAIN, 0, 0.93),
         row("gate", "tanh", 0, 0.77),
     ]
     assert accuracies(rows, "gate", "sigmoid", "brief") == {0: 0.91, 1: 0.92}
+    assert accuracies(rows, "stages", "all stages", "brief") == {0: 0.91, 1: 0.92}
+    assert accuracies(rows, "stages", "resnet", "brief") == {0: 0.93}
     assert accuracies(rows, "gate", "tanh", "brief") == {0: 0.77}
     assert accuracies(rows, "gate", "relu", "brief") == {}
     own = [*rows, row("gate", "sigmoid", 0, 0.93)]
     assert accuracies(own, "gate", "sigmoid", "brief") == {0: 0.93}
-    # Only the aliases of standard SE fall back; a real variant never does.
+    # Only borrowed variants fall back; a real variant never does.
     assert accuracies(rows, "placement", "pre", "brief") == {}
 
 
@@ -95,12 +99,16 @@ def test_compare_pairs_by_seed_and_classifies_against_noise_and_the_paper():
     assert b.difference.high == pytest.approx(-0.010 + 0.002484, abs=1e-5)
     assert b.paper_difference == pytest.approx(-1.0)
     assert (b.ours, b.agreement) == ("worse", "same direction")
-    assert (c.ours, c.agreement) == ("within noise", "not resolved")
+    # c's interval is about 5 points wide: the paper's 0.5 points cannot be told from noise here.
+    assert (c.ours, c.agreement) == ("within noise", "paper's gap < interval")
     assert c.paper_difference == pytest.approx(0.5)
     assert d.ours == "better" and d.paper_difference is None and d.agreement == "-"
     # The same difference against a paper that found the opposite.
     flipped = Study("toy", "toy", "Table 0", {"a": 22.0, "b": 21.0})
     assert compare(rows, flipped, ["b"], "brief")[0].agreement == "opposite direction"
+    # A paper gap of 20 points, wider than c's interval, that c's interval still includes: not seen.
+    large = Study("toy", "toy", "Table 0", {"a": 22.0, "c": 2.0})
+    assert compare(rows, large, ["c"], "brief")[0].agreement == "not seen here"
 
 
 def test_compare_needs_the_baseline_and_two_shared_seeds_for_an_interval():
@@ -129,18 +137,18 @@ def test_why_not_buildable_names_an_unknown_sweep_or_budget():
         why_not_buildable("reduction-ratio", "r=3", "brief")
 
 
-def test_pairs_in_paper_order_counts_agreeing_pairs_and_ties_as_disagreeing():
-    from se_tutorial.studies import Summary
-    from se_tutorial.studies.ablations import VariantResult
-
-    def results(means):
-        return [VariantResult(v, Summary(m, 0.0, 3), None, None) for v, m in means.items()]
-
-    # Paper order (best first): c, a, b.
-    assert pairs_in_paper_order(results({"a": 0.91, "b": 0.90, "c": 0.92}), STUDY) == (3, 3)
-    assert pairs_in_paper_order(results({"a": 0.92, "b": 0.90, "c": 0.91}), STUDY) == (2, 3)
-    assert pairs_in_paper_order(results({"a": 0.91, "b": 0.91, "c": 0.91}), STUDY) == (0, 3)
-    assert pairs_in_paper_order(results({"a": 0.91, "x": 0.99}), STUDY) == (0, 0)
+def test_holm_over_the_family_can_take_a_verdict_back():
+    rows = [row("toy", "a", s, acc) for s, acc in enumerate([0.90, 0.91, 0.92])]
+    rows += [row("toy", "b", s, acc) for s, acc in enumerate([0.890, 0.896, 0.914])]  # p about 0.049
+    rows += [row("toy", "d", s, acc) for s, acc in enumerate([0.910, 0.923, 0.927])]  # p about 0.029
+    results = compare(rows, STUDY, ["a", "b", "d"], "brief")
+    _, b, d = results
+    assert (b.ours, d.ours) == ("worse", "better") and b.adjusted_p is None  # alone, both stand out
+    _, b, d = with_holm({"toy": results})["toy"]
+    # Holm: the smaller p (d's) times 2, the larger times 1, never below the one before.
+    assert d.adjusted_p == pytest.approx(2 * d.difference.p_value) and d.adjusted_p > 0.05
+    assert b.adjusted_p == pytest.approx(max(b.difference.p_value, d.adjusted_p))
+    assert b.ours == d.ours == "not after Holm"
 
 
 @pytest.mark.slow
@@ -161,7 +169,7 @@ def test_cost_benchmark_smoke_run_measures_every_variant(tmp_path):
         assert record[key], key
     variants = record["variants"]
     expected = {f"{s}:{v}" for s in STUDIES for v in own_variants(s)}
-    assert set(variants) | set(record["not_built"]) == expected | {"se-vs-plain:resnet"}
+    assert set(variants) | set(record["not_built"]) == expected | {":".join(PLAIN), ":".join(STANDARD_SE)}
     assert set(record["not_built"]) == {"reduction-ratio:r=32"}
     assert variants[":".join(STANDARD_SE)]["time_vs_standard_se"] == 1.0
     r2 = (

@@ -101,7 +101,13 @@ def test_stage_removal_replaces_only_that_stage_and_keeps_the_network(tiny):
     table = stage_removal(model, "layer3", loader, loader, batches=2)
     assert list(table.index) == ["as trained", "layer3 SE: identity", "layer3 SE: average weights"]
     assert table.loc["as trained", "test accuracy"] == f"{evaluate(model, loader)[1]:.2%}"
-    assert table.loc["as trained", "predictions changed"] == 0
+    trained = table.loc["as trained"]
+    assert trained["became right"] == trained["became wrong"] == trained["wrong to wrong"] == 0
+    for replaced in ("layer3 SE: identity", "layer3 SE: average weights"):  # the counts make the change
+        flips = table.loc[replaced]
+        net = (flips["became right"] - flips["became wrong"]) / len(loader.labels) * 100
+        assert f"{net:+.2f}" == flips["change (points)"]
+        assert 0 <= float(flips["p (McNemar)"]) <= 1
     removed = sum(p.numel() for block in model.layer3 for p in block.attention.parameters())
     assert table.loc["layer3 SE: identity", "SE parameters removed"] == removed > 0
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # a copy was changed

@@ -11,7 +11,7 @@ from se_tutorial.studies.sweeps import summary_table
 
 def row(seed=0, variant="resnet", accuracy=0.9, **extra):
     return {
-        "sweep": "se-vs-plain", "variant": variant, "seed": seed, "budget": "smoke",
+        "sweep": "se-and-init", "variant": variant, "seed": seed, "budget": "smoke",
         "dataset": "fashion-mnist", "test_accuracy": accuracy, **extra,
     }  # fmt: skip
 
@@ -52,17 +52,17 @@ def test_a_sweep_refuses_a_damaged_file_before_training_anything(tmp_path, monke
     out = write(tmp_path / "rows.jsonl", row(), "[1, 2]")
     monkeypatch.setattr("se_tutorial.studies.sweeps.run", lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(ResultsFileError, match="line 2"):
-        run_sweep("se-vs-plain", [0, 1], out, budget="smoke", progress=False)
+        run_sweep("se-and-init", [0, 1], out, budget="smoke", progress=False)
 
 
 def test_a_run_recorded_twice_counts_once_in_the_summary(tmp_path):
     rows = [row(0), row(0), row(1, accuracy=0.8)]
     table = summary_table(rows)
-    assert "se-vs-plain   resnet      smoke        2" in table
+    assert "se-and-init   resnet      smoke        2" in table
 
 
 def test_a_single_runs_row_in_a_sweep_file_is_in_no_study(tmp_path):
     single = {k: v for k, v in row().items() if k not in ("sweep", "variant")}
     path = write(tmp_path / "rows.jsonl", row(0, "se-resnet", 0.91), single)
-    assert accuracies(read_rows(path), "se-vs-plain", "se-resnet", "smoke") == {0: 0.91}
+    assert accuracies(read_rows(path), "se-and-init", "se-resnet", "smoke") == {0: 0.91}
     assert "se-resnet" in summary_table(read_rows(path))

@@ -13,7 +13,7 @@ from se_tutorial.studies.sweeps import summary_table
 from se_tutorial.training import BUDGETS
 
 GOOD_ROW = json.dumps(
-    {"sweep": "se-vs-plain", "variant": "resnet", "seed": 0, "budget": "smoke", "dataset": "fashion-mnist",
+    {"sweep": "se-and-init", "variant": "resnet", "seed": 0, "budget": "smoke", "dataset": "fashion-mnist",
      "test_accuracy": 0.9}
 )  # fmt: skip
 VARIANTS = [(name, variant) for name, sweep in SWEEPS.items() for variant in sweep.variants]
@@ -34,34 +34,32 @@ def test_each_variant_builds_the_model_it_names(sweep, variant):
     model = build(sweep, variant)
     blocks = se_blocks(model)
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
-    if sweep == "se-vs-plain":
-        assert bool(blocks) == (variant == "se-resnet")
-    elif sweep == "se-and-init":
+    gammas = [m.last_bn.weight for m in model.modules() if isinstance(m, ResidualBlock)]
+    zero_init = all(bool((g == 0).all()) for g in gammas)
+    assert zero_init == (variant.endswith("zero-init") or sweep == "gate-zero-init")  # else gamma = 1
+    if sweep in ("se-and-init", "longer-training"):
         assert bool(blocks) == variant.startswith("se-resnet")
-        gammas = [m.last_bn.weight for m in model.modules() if isinstance(m, ResidualBlock)]
-        assert all(bool((g == 0).all()) == variant.endswith("zero-init") for g in gammas)
     elif sweep == "reduction-ratio":
         r = int(variant.removeprefix("r="))
         assert blocks and all(b.hidden_channels * r == b.channels for b in blocks.values())
     elif sweep == "squeeze":
         assert {b.squeeze_name for b in blocks.values()} == {variant}
-    elif sweep in ("gate", "gate-no-zero-init"):
+    elif sweep in ("gate", "gate-zero-init"):
         assert {b.gate_name for b in blocks.values()} == {variant}
-        gammas = [m.last_bn.weight for m in model.modules() if isinstance(m, ResidualBlock)]
-        assert all(bool((g == 0).all()) == (sweep == "gate") for g in gammas)
     elif sweep == "placement":
         residual = [m for m in model.modules() if isinstance(m, ResidualBlock)]
         assert {m.placement for m in residual} == {variant} and len(blocks) == len(residual)
     elif sweep == "stages":
         stages = {name.split(".")[0] for name in blocks}
-        expected = {"layer1", "layer2", "layer3"} if variant == "all stages" else {f"layer{variant[6]}"}
-        assert stages == expected
+        every = {"layer1", "layer2", "layer3"}
+        expected = {"resnet": set(), "all stages": every}.get(variant) or {f"layer{variant[-6]}"}
+        assert stages == (set() if variant == "resnet" else expected)
     else:  # a new sweep needs its own check here
         pytest.fail(f"no check for sweep {sweep!r}")
 
 
 # (se-and-init's variants differ in the last BN's gamma by design.)
-@pytest.mark.parametrize("sweep", [s for s in SWEEPS if s not in ("se-vs-plain", "se-and-init")])
+@pytest.mark.parametrize("sweep", [s for s in SWEEPS if s != "se-and-init"])
 def test_the_variants_of_a_sweep_share_every_common_initial_weight(sweep):
     models = [
         build(sweep, variant, budget="brief" if sweep != "reduction-ratio" else "full")
@@ -90,9 +88,11 @@ def test_zero_init_with_a_gate_that_is_zero_at_zero_never_trains_its_branches(ga
     # gamma = beta = 0 makes the branch 0, so the squeeze is 0, the bias-free FCs
     # give 0, and a gate with g(0) = 0 scales by 0: no gradient reaches the branch.
     stuck = gate in ("tanh", "relu")
-    assert (residual_branch_gradient(build("gate", gate, budget="brief")) == 0) == stuck
-    if stuck:
-        assert residual_branch_gradient(build("gate-no-zero-init", gate, budget="brief")) > 0
+    zero_init = BUDGETS["brief"].model(**SWEEPS["gate"].fields(gate), zero_init_residual=True, seed=0)
+    assert (residual_branch_gradient(zero_init.build(in_channels=1, num_classes=10)) == 0) == stuck
+    if gate in SWEEPS["gate-zero-init"].variants:
+        assert (residual_branch_gradient(build("gate-zero-init", gate, budget="brief")) == 0) == stuck
+    assert residual_branch_gradient(build("gate", gate, budget="brief")) > 0  # from the standard init
 
 
 def test_exact_reduction_refuses_a_ratio_the_channels_cannot_take():
@@ -129,7 +129,9 @@ def test_sweep_writes_one_row_per_run_and_skips_finished_runs(tmp_path, monkeypa
 
     monkeypatch.setenv("SE_TUTORIAL_DATA", str(write_fashion_mnist(tmp_path / "fmnist")))
     out = tmp_path / "sweep.jsonl"
-    rows = run_sweep("se-vs-plain", [0], out, budget="smoke", progress=False)
+    rows = run_sweep(
+        "se-and-init", [0], out, budget="smoke", progress=False, variants=["resnet", "se-resnet"]
+    )
     assert [(r["variant"], r["seed"]) for r in rows] == [("resnet", 0), ("se-resnet", 0)]
     assert len(out.read_text().splitlines()) == 2 and all(r["commit"] and r["device"] for r in rows)
 
@@ -137,8 +139,38 @@ def test_sweep_writes_one_row_per_run_and_skips_finished_runs(tmp_path, monkeypa
     monkeypatch.setattr(
         "se_tutorial.studies.sweeps.run", lambda *a, **kw: calls.append(kw) or pytest.fail("rerun")
     )
-    assert len(run_sweep("se-vs-plain", [0], out, budget="smoke")) == 2 and not calls
+    again = run_sweep("se-and-init", [0], out, budget="smoke", variants=["resnet", "se-resnet"])
+    assert len(again) == 2 and not calls
     assert "se-resnet" in summary_table(rows)
+
+
+def test_a_borrowed_variant_is_read_from_its_sweep_not_trained_again(tmp_path, monkeypatch):
+    from se_tutorial.utils.errors import ConfigurationError
+
+    trained = []
+    monkeypatch.setattr(
+        "se_tutorial.studies.sweeps.run",
+        lambda fields, **options: trained.append(fields) or {"seed": options["seed"], "budget": "smoke",
+                                                            "dataset": "fashion-mnist", "test_accuracy": 0.5},
+    )  # fmt: skip
+    rows = run_sweep("stages", [0], tmp_path / "rows.jsonl", budget="smoke", progress=False)
+    assert [row["variant"] for row in rows] == ["stage 1 only", "stage 2 only", "stage 3 only"]
+    with pytest.raises(
+        ConfigurationError, match=r"same network as se-and-init variant resnet.*--variants 'resnet'"
+    ):
+        run_sweep("stages", [0], tmp_path / "rows.jsonl", budget="smoke", variants=["resnet"])
+
+
+def test_a_longer_training_sweep_trains_its_factor_of_the_budgets_epochs(tmp_path, monkeypatch):
+    epochs = []
+    monkeypatch.setattr(
+        "se_tutorial.studies.sweeps.run",
+        lambda fields, **options: epochs.append(options["epochs"]) or {"seed": 0, "budget": "smoke",
+                                                                      "dataset": "fashion-mnist", "test_accuracy": 0.5,
+                                                                      "epochs": options["epochs"]},
+    )  # fmt: skip
+    run_sweep("longer-training", [0], tmp_path / "rows.jsonl", budget="brief", progress=False)
+    assert epochs == [3 * BUDGETS["brief"].epochs] * 2
 
 
 def test_sweep_reports_a_damaged_results_file(tmp_path):
@@ -173,5 +205,5 @@ def test_each_seed_runs_once_even_when_named_twice(tmp_path, monkeypatch):
         lambda fields, **options: calls.append(options["seed"]) or {"seed": options["seed"], "budget": "smoke",
                                                                    "dataset": "fashion-mnist", "test_accuracy": 0.5},
     )  # fmt: skip
-    rows = run_sweep("se-vs-plain", [1, 1, 0], tmp_path / "rows.jsonl", budget="smoke", variants=["resnet"])
+    rows = run_sweep("se-and-init", [1, 1, 0], tmp_path / "rows.jsonl", budget="smoke", variants=["resnet"])
     assert calls == [1, 0] and [r["seed"] for r in rows] == [1, 0]

@@ -191,3 +191,29 @@ def test_budgets_keep_a_valid_schedule():
         steps = budget.epochs * max(1, (budget.train_subset or 60_000) // budget.batch_size)
         assert steps >= 3, budget.name
         make_optimizer(nn.Linear(1, 1), TrainConfig(epochs=budget.epochs, lr=budget.lr), steps)
+
+
+@pytest.mark.parametrize(("requested", "fused"), [("float32", False), ("bfloat16", True)])
+def test_training_fuses_se_tails_on_a_cpu_only_under_bfloat16(requested, fused):
+    """The one-function tail pays under bfloat16; in float32 the readable one is the faster."""
+    from fixtures import tiny_model
+
+    from se_tutorial.nn.fused import fusion_mode
+    from se_tutorial.nn.fused.fuse import fusable
+    from se_tutorial.training import ready_for_training
+
+    model = ready_for_training(tiny_model(), torch.device("cpu"), choose_precision("cpu", requested))
+    blocks = [module for module in model.modules() if fusable(module)]
+    assert blocks and all(fusion_mode(block) == ("auto" if fused else False) for block in blocks)
+    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.slow
+def test_fit_trains_the_readable_se_tail_in_float32_on_a_cpu(tiny_data):
+    from fixtures import tiny_model
+
+    from se_tutorial.nn.fused import fusion_mode
+
+    model = tiny_model()
+    fit(model, tiny_data, TrainConfig(epochs=1, precision="float32"), progress=False)
+    assert not any(fusion_mode(module) for module in model.modules())
