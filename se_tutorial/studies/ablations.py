@@ -217,7 +217,8 @@ def compare(rows: Iterable[dict], study: Study, variants: Iterable[str], budget:
         if variant != study.baseline and len(seeds) >= 2:
             difference = paired_difference([base[s] for s in seeds], [runs[s] for s in seeds])
         paper = study.paper_error.get(variant)
-        paper_difference = paper_base - paper if paper is not None and paper_base is not None else None
+        known = paper is not None and paper_base is not None and variant != study.baseline
+        paper_difference = paper_base - paper if known else None
         summary = summarize(list(runs.values()))
         results.append(
             VariantResult(variant, summary, difference, paper_difference, variant == study.baseline)

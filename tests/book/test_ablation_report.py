@@ -36,6 +36,7 @@ def test_a_study_table_pairs_by_seed_and_says_what_the_paper_found():
     table = shown.table
     assert list(table.index) == ["avg", "max"]  # avg is standard SE, read from the factorial's runs
     assert table.loc["avg", "here"] == "baseline" and table.loc["avg", "minus avg"] == "-"
+    assert table.loc["avg", "paper"] == "-"  # the baseline has no difference from itself
     assert table.loc["max", "minus avg"] == "-0.40"  # mean of -0.30, -0.30, -0.60
     assert table.loc["max", "accuracy"] == "91.10% ± 0.36"
     # sd of the differences 0.1732 points; t(0.975, 2) = 4.3027: half-width 0.43
