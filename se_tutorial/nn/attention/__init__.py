@@ -14,8 +14,8 @@ from functools import partial
 
 from torch import nn
 
-from ..utils import checks
-from .se_block import SEBlock
+from ...utils import checks
+from ..se_block import SEBlock
 
 #: Builds the attention module for a given channel count.
 AttentionFactory = Callable[[int], nn.Module]
