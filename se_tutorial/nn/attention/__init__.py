@@ -1,9 +1,29 @@
-"""One interface for attention modules: a name -> a factory ``channels -> module``.
+"""Attention modules, and one interface to them: a name -> a factory ``channels -> module``.
 
 Residual blocks never construct an attention module themselves; they receive a
 factory and call it with the number of channels at the point where the module
-sits. That keeps the blocks independent of the attention type, so a later
-module (ECA, CBAM, ...) plugs in by registering its class here.
+sits. That keeps the blocks independent of the attention type: every module
+below takes ``channels`` first, maps ``(N, C, H, W)`` to ``(N, C, H, W)``, and
+plugs in by its name in :data:`ATTENTION_LAYERS`. One file per module, each
+with its paper's equations:
+
+=========  =====================================  ====================================
+name       class (module)                         paper
+=========  =====================================  ====================================
+``se``     ``SEBlock`` (..se_block)               Hu et al., CVPR 2018
+``ese``    ``EffectiveSE`` (.effective_se)        Lee and Park (CenterMask), CVPR 2020
+``eca``    ``EfficientChannelAttention`` (.eca)   Wang et al. (ECA-Net), CVPR 2020
+``cbam``   ``CBAM`` (.cbam)                       Woo et al., ECCV 2018
+``gc``     ``GlobalContext`` (.global_context)    Cao et al. (GCNet), ICCV-W 2019
+``ge``     ``GatherExcite`` (.gather_excite)      Hu et al., NeurIPS 2018
+``srm``    ``StyleRecalibration`` (.srm)          Lee et al., ICCV 2019
+``simam``  ``SimAM`` (.simam)                     Yang et al., ICML 2021
+``fca``    ``FrequencyChannelAttention`` (.fca)   Qin et al. (FcaNet), ICCV 2021
+``coord``  ``CoordinateAttention`` (.coordinate)  Hou et al., CVPR 2021
+=========  =====================================  ====================================
+
+Only SE has the fused kernels (:mod:`se_tutorial.nn.fused`) and ``capture_excitations``;
+the other modules always run their readable ``forward``.
 """
 
 from __future__ import annotations
@@ -16,12 +36,32 @@ from torch import nn
 
 from ...utils import checks
 from ..se_block import SEBlock
+from .cbam import CBAM
+from .coordinate import CoordinateAttention
+from .eca import EfficientChannelAttention
+from .effective_se import EffectiveSE
+from .fca import FrequencyChannelAttention, dct_basis
+from .gather_excite import GatherExcite
+from .global_context import GlobalContext
+from .simam import SimAM
+from .srm import StyleRecalibration
 
 #: Builds the attention module for a given channel count.
 AttentionFactory = Callable[[int], nn.Module]
 
 #: Every attention class takes ``channels`` as its first argument.
-ATTENTION_LAYERS: dict[str, type[nn.Module]] = {"se": SEBlock}
+ATTENTION_LAYERS: dict[str, type[nn.Module]] = {
+    "se": SEBlock,
+    "ese": EffectiveSE,
+    "eca": EfficientChannelAttention,
+    "cbam": CBAM,
+    "gc": GlobalContext,
+    "ge": GatherExcite,
+    "srm": StyleRecalibration,
+    "simam": SimAM,
+    "fca": FrequencyChannelAttention,
+    "coord": CoordinateAttention,
+}
 
 
 def attention_layer(name: str, **options: object) -> AttentionFactory:
@@ -49,3 +89,22 @@ def resolve_attention(attention: str | AttentionFactory | None) -> AttentionFact
         f"attention must be None, a name ({', '.join(map(repr, ATTENTION_LAYERS))}) "
         f"or a callable channels -> nn.Module, got {type(attention).__name__}."
     )
+
+
+__all__ = [
+    "ATTENTION_LAYERS",
+    "CBAM",
+    "AttentionFactory",
+    "CoordinateAttention",
+    "EffectiveSE",
+    "EfficientChannelAttention",
+    "FrequencyChannelAttention",
+    "GatherExcite",
+    "GlobalContext",
+    "SEBlock",
+    "SimAM",
+    "StyleRecalibration",
+    "attention_layer",
+    "dct_basis",
+    "resolve_attention",
+]
