@@ -10,7 +10,7 @@ channel's weight depends on its ``k`` neighbours, with ``k`` weights in all. For
 * excite:  ``s = sigmoid(conv1d_k(y))``            -> ``(N, C)``
 * scale:   ``out_c = s_c * x_c``                   -> ``(N, C, H, W)``
 
-The kernel size grows with the channels (Sec. 3.3 of the paper):
+The kernel size grows with the channels, by the paper's rule
 ``k = |log2(C) / gamma + b / gamma|_odd`` with ``gamma = 2, b = 1``, where ``|t|_odd``
 is the odd number nearest ``t``. timm's ``EcaModule`` uses the same rule but never
 goes below ``k = 3``; here ``C < 8`` gives the paper's ``k = 1`` (see :func:`eca_kernel_size`).

@@ -1,7 +1,7 @@
 """Effective Squeeze-and-Excitation (eSE): SE with one full-width layer.
 
 Lee and Park, "CenterMask: Real-Time Anchor-Free Instance Segmentation", CVPR 2020
-(Sec. 3.3, the eSE module of VoVNetV2). SE's bottleneck ``C -> C/r -> C`` loses
+(the eSE module of its VoVNetV2 backbone). SE's bottleneck ``C -> C/r -> C`` loses
 channel information; eSE keeps a single ``C -> C`` layer. For ``x`` of shape
 ``(N, C, H, W)``:
 
