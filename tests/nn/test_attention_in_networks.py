@@ -153,3 +153,20 @@ def test_a_channels_last_resnet_runs_under_bfloat16_autocast_as_fit_trains_it(na
     loss = nn.functional.cross_entropy(logits.float(), torch.tensor([0, 1, 2, 3]))
     loss.backward()
     assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", sorted(set(ATTENTION_LAYERS) - {"se"}))
+def test_se_only_machinery_leaves_other_modules_alone(name):
+    from se_tutorial import capture_excitations
+    from se_tutorial.nn.fused import fuse_se, fusion_mode
+
+    model = cifar_resnet(8, in_channels=1, attention=name, seed=0).eval()
+    x = torch.randn(2, 1, 12, 12)
+    with torch.no_grad():
+        before = model(x)
+        fuse_se(model, mode=True)  # fuses SE tails only: these blocks keep their readable join
+        assert not any(fusion_mode(block) for block in model.modules() if hasattr(block, "placement"))
+        torch.testing.assert_close(model(x), before)
+    with pytest.raises(ValueError, match="contains no SEBlock"):
+        with capture_excitations(model):
+            pass
