@@ -65,10 +65,12 @@ def load_from_timm(ours: nn.Module, reference: nn.Module, rename: dict[str, str]
 
 def assert_same_function(ours: nn.Module, reference: nn.Module, shapes) -> None:
     """Equal outputs and input gradients in float64, in training and in eval mode."""
-    ours.double(), reference.double()
+    ours.double()
+    reference.double()
     torch.manual_seed(1)
     for training in (True, False):
-        ours.train(training), reference.train(training)
+        ours.train(training)
+        reference.train(training)
         for shape in shapes:
             x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
             cotangent = torch.randn(shape, dtype=torch.float64)
@@ -369,6 +371,7 @@ def test_effective_se_has_one_full_width_layer_and_a_hard_sigmoid():
         (lambda: GatherExcite(16, extent=3), ValueError, r"extent must be a power of two \(2, 4, 8"),
         (lambda: GatherExcite(16, extent=1), ValueError, "extent must be a power of two"),
         (lambda: GatherExcite(16, parametric=True), ValueError, "give extent=2, 4 or 8"),
+        (lambda: GatherExcite(16, 2, parametric="yes"), TypeError, "parametric must be True or False"),
         (lambda: StyleRecalibration(-1), ValueError, "got -1"),
         (lambda: StyleRecalibration(8, eps=0), ValueError, "eps must be a positive"),
         (lambda: SimAM(0), ValueError, "channels"),

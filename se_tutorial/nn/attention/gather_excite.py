@@ -60,6 +60,8 @@ class GatherExcite(nn.Module):
         super().__init__()
         self.channels = channels = checks.positive_int("channels", channels)
         self.extent = None if extent is None else power_of_two_extent(extent)
+        if not isinstance(parametric, bool):
+            raise TypeError(f"parametric must be True or False, got {parametric!r}.")
         self.parametric = parametric
         if parametric and self.extent is None:
             raise ValueError(
@@ -90,7 +92,7 @@ class GatherExcite(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         checks.feature_map(x, self.channels, "GatherExcite", next(self.parameters(), None))
         context = self.gather(x)
-        if self.extent is not None:  # a global context broadcasts as it is
+        if self.extent is not None:  # a coarser map goes back to H x W; a global 1x1 one broadcasts
             context = F.interpolate(context, size=x.shape[2:], mode="nearest")  # (N, C, H, W)
         return x * torch.sigmoid(context)  # xi_E
 
