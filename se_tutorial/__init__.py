@@ -3,7 +3,7 @@
 The package follows the flow of data; each layer imports only the ones above it in this list:
 
 * :mod:`se_tutorial.utils` - argument checks, known errors, safe files, fetching, provenance
-* :mod:`se_tutorial.nn` - ``SEBlock``, the attention registry, residual blocks, ``ModelSpec``,
+* :mod:`se_tutorial.nn` - ``SEBlock`` and the other attention modules, residual blocks, ``ModelSpec``,
   ResNets, costs, and the fused (Triton) SE path
 * :mod:`se_tutorial.data` - Fashion-MNIST and CIFAR-10 as tensors; batches made on the device
 * :mod:`se_tutorial.training` - budgets, ``fit``, precision, evaluation, checkpoints, history

@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 
 from .data import DATASETS, NORMALIZATION
+from .nn.attention import ATTENTION_LAYERS
 from .nn.models import CIFAR_DEPTHS
 from .studies.results import write_row
 from .studies.runs import run
@@ -122,7 +123,10 @@ def parser() -> argparse.ArgumentParser:
         "--model", choices=sorted(CIFAR_DEPTHS, key=CIFAR_DEPTHS.get), default=None,
         help="ResNet depth (default: the budget's)",
     )  # fmt: skip
-    train.add_argument("--attention", choices=["none", "se"], default="none")
+    train.add_argument(
+        "--attention", choices=["none", *ATTENTION_LAYERS], default="none",
+        help="the attention module of every block, by its registered name (default: none)",
+    )  # fmt: skip
     train.add_argument("--seed", type=SEED, default=0, help=f"0 to {checks.SEED_RANGE[1]}")
     train.add_argument("--epochs", type=EPOCHS, default=None, help="override the budget's epochs")
     train.add_argument("--lr", type=LR, default=None, help="override the budget's peak learning rate")

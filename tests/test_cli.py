@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from fixtures import write_fashion_mnist
 
-from se_tutorial.cli import main
+from se_tutorial import ATTENTION_LAYERS
+from se_tutorial.cli import main, parser
+from se_tutorial.studies.runs import resolve_model
 from se_tutorial.training import BUDGETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +48,22 @@ def test_cli_help_documents_the_options(capsys):
     text = capsys.readouterr().out
     for option in ("--model", "--attention", "--dataset", "--budget", "--seed", "--out", "--resume"):
         assert option in text
+
+
+@pytest.mark.parametrize("name", ["none", *ATTENTION_LAYERS])
+def test_train_accepts_every_registered_attention_module(name):
+    args = parser().parse_args(["train", "--attention", name])
+    assert args.attention == name
+    if name != "none":  # what _train hands to run(): the budget's network with this module
+        spec = resolve_model({"attention": name}, BUDGETS["smoke"], seed=0)
+        assert spec.attention == name and spec.to_row()["attention"] == name
+
+
+def test_train_rejects_an_unregistered_attention_module(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--attention", "nl"])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "invalid choice: 'nl'" in error and "'coord'" in error
 
 
 @pytest.mark.slow

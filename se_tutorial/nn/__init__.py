@@ -1,9 +1,11 @@
-"""Layers and networks: the SE block, the attention registry, residual blocks, ResNets.
+"""Layers and networks: the SE block, the other attention modules, residual blocks, ResNets.
 
 Read in this order, each module building on the ones before:
 
 * :mod:`.se_block` - ``SEBlock``: squeeze, excitation, scale; ``capture_excitations``
-* :mod:`.attention` - attention modules by name: ``attention_layer("se", reduction_ratio=8)``
+* :mod:`.attention` - attention modules by name, SE and nine more (effective SE, ECA, CBAM,
+  global context, gather-excite, SRM, SimAM, FcaNet, coordinate attention), one file each:
+  ``attention_layer("eca")``, ``attention_layer("se", reduction_ratio=8)``
 * :mod:`.blocks` - basic and bottleneck residual blocks, with the attention module's placement
 * :mod:`.resnet` - the ``ResNet`` engine: stem, stages, pooling, classifier, seeded initialisation
 * :mod:`.models` - ``ModelSpec`` and the networks of the book: ``cifar_resnet``, ``se_resnet50``

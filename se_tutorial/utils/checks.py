@@ -45,6 +45,17 @@ def positive_int(name: str, value: object) -> int:
     return number
 
 
+def odd_int(name: str, value: object) -> int:
+    """``value`` as an ``int`` if it is a positive odd number: a centred window has a middle element."""
+    number = positive_int(name, value)
+    if number % 2 == 0:
+        raise ValueError(
+            f"{name} must be odd so that the window is centred on each position, "
+            f"got {number}; use {number - 1} or {number + 1}."
+        )
+    return number
+
+
 def positive_finite(name: str, value: object) -> float:
     """``value`` if it is a real number > 0 and finite (not NaN or infinity), else a clear error."""
     if (

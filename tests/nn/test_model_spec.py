@@ -70,7 +70,11 @@ def test_a_spec_is_frozen_and_replace_names_unknown_fields():
     [
         ({"depth": 9}, ConfigurationError, "depth must be 6n \\+ 2"),
         ({"depth": 8, "width": 0}, ConfigurationError, "width must be a positive integer"),
-        ({"depth": 8, "attention": "eca"}, ConfigurationError, "unknown attention 'eca'; choose one of 'se'"),
+        (
+            {"depth": 8, "attention": "nl"},
+            ConfigurationError,
+            "unknown attention 'nl'; choose one of 'se', 'ese'",
+        ),
         ({"depth": 8, "attention": 16}, TypeError, "attention must be None, a name"),
         ({"depth": 8, "attention_options": {"gate": "tanh"}}, ConfigurationError, "attention is None"),
         ({"depth": 8, "attention": "se", "attention_options": {"colour": 1}}, TypeError, "does not accept"),
