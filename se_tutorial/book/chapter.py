@@ -23,6 +23,7 @@ of at least 9 points.
 from __future__ import annotations
 
 import os
+import textwrap
 
 import matplotlib as mpl
 import torch
@@ -34,6 +35,8 @@ from .repository import raw_url
 MIN_FONT_PT = 9
 #: Width in inches of the book's figures: legible in a phone's 342 px figure column (see above).
 COLUMN_WIDTH_IN = 4.6
+#: Characters a code or output box shows at 1280 px without scrolling sideways.
+PAGE_WIDTH = 76
 
 BOOK_STYLE = {
     "figure.dpi": 100,
@@ -52,6 +55,20 @@ BOOK_STYLE = {
     "axes.grid": True,
     "grid.alpha": 0.3,
 }
+
+
+def fit_to_page(text: str, width: int = PAGE_WIDTH) -> str:
+    """``text`` with every line longer than ``width`` broken at spaces, so that an output box needs no scrolling.
+
+    >>> print(fit_to_page("Intel(R) Xeon(R) Processor (family 6 model 167, x86_64, 2 threads, AVX2)", 40))
+    Intel(R) Xeon(R) Processor (family 6
+    model 167, x86_64, 2 threads, AVX2)
+    """
+    return "\n".join(
+        piece
+        for line in text.splitlines()
+        for piece in (textwrap.wrap(line, width) if len(line) > width else [line])
+    )
 
 
 def book_style() -> None:

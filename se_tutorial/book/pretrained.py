@@ -119,8 +119,10 @@ def describe(card: dict) -> str:
 
     (A device name too long for one line with the words before it gets a line of its own.)
     """
+    from .chapter import fit_to_page  # (matplotlib, which chapter styles, only when describing)
+
     device = card["device"]
-    trained = f"trained on: {device}" if len(device) <= 64 else f"trained on:\n{device}"
+    trained = f"trained on: {device}" if len(device) <= 64 else f"trained on:\n{fit_to_page(device)}"
     return (
         f"{card['name']}: {card['budget']} budget, seed {card['seed']}, test accuracy {card['test_accuracy']:.2%},\n"
         f"{trained}\ncommit {card['commit']}"

@@ -22,6 +22,7 @@ from ..studies.contrasts import CONTRASTS, Contrast, estimate, per_seed
 from ..studies.excitations import BlockExcitations, class_specificity
 from ..studies.stats import accuracy_interval, holm, paired_difference, summarize
 from ..training.history import History
+from .chapter import fit_to_page
 
 
 def one_header_row(frame: pd.DataFrame) -> pd.DataFrame:
@@ -69,13 +70,19 @@ def provenance(rows: Iterable[dict], width: int | None = None) -> str:
         "torch " + " and ".join(values("torch")), ("commit " if len(commits) == 1 else "commits ")
         + ", ".join(commits), when,
     ])  # fmt: skip
-    lines = [items[0]]
-    for item in items[1:]:
-        if width is not None and len(lines[-1]) + 2 + len(item) + 1 > width:  # room for a comma
-            lines[-1] += ","
-            lines.append(item)
+    # (separator, text) pieces; an item wider than the page (a long CPU name) breaks at its spaces
+    pieces = [
+        (", " if index and not part else " ", piece)
+        for index, item in enumerate(items)
+        for part, piece in enumerate(fit_to_page(item, width - 1).splitlines() if width else [item])
+    ]
+    lines = [pieces[0][1]]
+    for separator, piece in pieces[1:]:
+        if width is not None and len(lines[-1]) + len(separator) + len(piece) + 1 > width:  # room for a comma
+            lines[-1] += separator.rstrip()
+            lines.append(piece)
         else:
-            lines[-1] += ", " + item
+            lines[-1] += separator + piece
     return "\n".join(lines)
 
 

@@ -167,3 +167,11 @@ def test_noise_sources_put_the_test_set_floor_beside_the_seeds_spread():
     assert table.loc["ResNet", "std of minus ResNet"] == "-"
     assert table.loc["SE-ResNet", "std of minus ResNet"] == "0.21"  # -0.2, +0.1, -0.3
     assert table.loc["SE-ResNet", "interval (±)"] == "0.52"
+
+
+def test_provenance_breaks_a_device_name_wider_than_the_page():
+    intel = "Intel(R) Xeon(R) Processor (family 6 model 167, x86_64, 2 threads, AVX2, AVX-512, AVX512-BF16, AMX-BF16)"
+    made = [{**r, "device": intel} for r in rows()]
+    text = provenance(made, width=76)
+    assert all(len(line) <= 76 for line in text.splitlines())
+    assert " ".join(text.split()).count(intel) == 1  # every word kept, in order
