@@ -101,19 +101,20 @@ def runs_by_sweep(rows: Iterable[dict]) -> pd.DataFrame:
 
 
 def made_by(sweep: str, rows: Iterable[dict], budget: str, name: str | None = None) -> str:
-    """The command that made ``rows``, on two lines that fit the page.
+    """The command that made ``rows``, on three lines that fit the page.
 
     The results file is ``book/results/<name>_<budget>.jsonl``, as
     :func:`~.repository.stored_runs` reads it (``name`` defaults to the sweep's).
 
     >>> print(made_by("se-and-init", [{"seed": 0}, {"seed": 1}], "brief"))
     made by: python -m se_tutorial sweep se-and-init \\
-        --seeds 0 1 --budget brief --out book/results/se_and_init_brief.jsonl
+        --seeds 0 1 --budget brief \\
+        --out book/results/se_and_init_brief.jsonl
     """
     seeds = " ".join(str(seed) for seed in sorted({row["seed"] for row in rows}))
     out = f"book/results/{name or sweep.replace('-', '_')}_{budget}.jsonl"
     return (
-        f"made by: python -m se_tutorial sweep {sweep} \\\n    --seeds {seeds} --budget {budget} --out {out}"
+        f"made by: python -m se_tutorial sweep {sweep} \\\n    --seeds {seeds} --budget {budget} \\\n    --out {out}"
     )
 
 

@@ -78,7 +78,8 @@ def test_runs_by_sweep_and_the_command_that_made_them():
     assert table.loc["gate", "seeds"] == "0 1 2" and table.loc["gate", "commit"] == "61dadcb, 757b03f"
     assert made_by("S", swept, "brief", name="ablations").splitlines() == [
         "made by: python -m se_tutorial sweep S \\",
-        "    --seeds 0 1 2 --budget brief --out book/results/ablations_brief.jsonl",
+        "    --seeds 0 1 2 --budget brief \\",
+        "    --out book/results/ablations_brief.jsonl",
     ]
 
 
