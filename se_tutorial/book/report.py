@@ -113,9 +113,7 @@ def made_by(sweep: str, rows: Iterable[dict], budget: str, name: str | None = No
     """
     seeds = " ".join(str(seed) for seed in sorted({row["seed"] for row in rows}))
     out = f"book/results/{name or sweep.replace('-', '_')}_{budget}.jsonl"
-    return (
-        f"made by: python -m se_tutorial sweep {sweep} \\\n    --seeds {seeds} --budget {budget} \\\n    --out {out}"
-    )
+    return f"made by: python -m se_tutorial sweep {sweep} \\\n    --seeds {seeds} --budget {budget} \\\n    --out {out}"
 
 
 def seed_accuracies(rows: Iterable[dict], variant: str) -> dict[int, float]:
