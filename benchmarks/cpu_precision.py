@@ -47,7 +47,7 @@ def main() -> None:
                 row = run(MODELS[model], budget=budget, seed=seed, precision=precision, progress=False)
                 seconds = sum(epoch["seconds"] for epoch in row["history"])
                 runs.append({"model": model, "seed": seed, "precision": row["precision"],
-                             "test_accuracy": row["test_accuracy"], "train_seconds": round(seconds, 1)})  # fmt: skip
+                             "test_accuracy": row["test_accuracy"], "train_seconds": round(seconds, 3)})  # fmt: skip
                 print(
                     f"{model:<10} seed {seed} {row['precision']:<9} {row['test_accuracy']:.2%} {seconds:6.1f} s"
                 )

@@ -81,8 +81,11 @@ def test_the_levers_benchmark_climbs_the_ladder_against_the_peak(tmp_path):
 @pytest.mark.slow
 def test_the_se_overhead_benchmark_pairs_each_round_with_the_plain_network(tmp_path):
     written = smoke_record("cpu_se_overhead.py", tmp_path)
-    dtypes = {written["fit_precision"], "float32"}
+    from se_tutorial.utils.provenance import cpu_bfloat16
+
+    dtypes = ["float32", *(["bfloat16"] if cpu_bfloat16() else [])]  # float32, and bfloat16 where it runs
     assert len(written["configurations"]) == 2 * len(dtypes)  # brief and full networks x dtypes
+    assert {name.rsplit(", ", 1)[1] for name in written["configurations"]} == set(dtypes)
     for variants in written["configurations"].values():
         assert list(variants) == ["ResNet", "SE-ResNet, readable tail", "SE-ResNet, tail as one function"]
         assert variants["ResNet"]["ratio_to_resnet"] == 1.0
