@@ -111,6 +111,29 @@ def exact_reduction(reduction_ratio: int) -> Callable[[int], int]:
     return hidden
 
 
+def bottleneck_width(
+    channels: int, reduction_ratio: int, hidden_channels: int | Callable[[int], int] | str | None = None
+) -> int:
+    """The hidden width of an excitation's bottleneck over ``channels``, checked.
+
+    ``hidden_channels`` as given: a number, a function ``C -> width``, or
+    ``"exact"`` for exactly ``C / r`` (:func:`exact_reduction`); ``None`` takes
+    the small-channel rule (:func:`reduced_channels`). SE, CBAM's channel MLP and
+    global context's transform all size their bottleneck this way.
+
+    >>> bottleneck_width(64, 16), bottleneck_width(16, 16), bottleneck_width(64, 16, "exact")
+    (4, 8, 4)
+    """
+    if hidden_channels is None:
+        hidden_channels = reduced_channels(channels, reduction_ratio)
+    elif isinstance(hidden_channels, str):
+        checks.choice("hidden_channels rule", hidden_channels, ["exact"])
+        hidden_channels = exact_reduction(reduction_ratio)(channels)
+    elif callable(hidden_channels):
+        hidden_channels = hidden_channels(channels)
+    return checks.positive_int("hidden_channels", hidden_channels)
+
+
 class SEBlock(nn.Module):
     """Squeeze-and-Excitation channel attention.
 
@@ -147,14 +170,7 @@ class SEBlock(nn.Module):
         super().__init__()
         self.channels = channels = checks.positive_int("channels", channels)
         self.reduction_ratio = checks.positive_int("reduction_ratio", reduction_ratio)
-        if hidden_channels is None:
-            hidden_channels = reduced_channels(channels, reduction_ratio)
-        elif isinstance(hidden_channels, str):
-            checks.choice("hidden_channels rule", hidden_channels, ["exact"])
-            hidden_channels = exact_reduction(reduction_ratio)(channels)
-        elif callable(hidden_channels):
-            hidden_channels = hidden_channels(channels)
-        self.hidden_channels = checks.positive_int("hidden_channels", hidden_channels)
+        self.hidden_channels = bottleneck_width(channels, reduction_ratio, hidden_channels)
         self.squeeze_name = checks.choice("squeeze", squeeze, SQUEEZES)
         self.gate_name = checks.choice("gate", gate, GATES)
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ...utils import checks
-from ..se_block import reduced_channels
+from ..se_block import bottleneck_width
 
 
 class ChannelAttention(nn.Module):
@@ -89,8 +89,7 @@ class CBAM(nn.Module):
         super().__init__()
         self.channels = channels = checks.positive_int("channels", channels)
         self.reduction_ratio = checks.positive_int("reduction_ratio", reduction_ratio)
-        if hidden_channels is None:
-            hidden_channels = reduced_channels(channels, reduction_ratio)
+        hidden_channels = bottleneck_width(channels, self.reduction_ratio, hidden_channels)
         self.channel_attention = ChannelAttention(channels, hidden_channels, bias=bias)
         self.spatial_attention = SpatialAttention(spatial_kernel_size, batch_norm=spatial_batch_norm)
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ...utils import checks
-from ..se_block import reduced_channels
+from ..se_block import bottleneck_width
 
 FUSIONS = ("add", "scale")
 
@@ -54,9 +54,7 @@ class GlobalContext(nn.Module):
         super().__init__()
         self.channels = channels = checks.positive_int("channels", channels)
         self.reduction_ratio = checks.positive_int("reduction_ratio", reduction_ratio)
-        if hidden_channels is None:
-            hidden_channels = reduced_channels(channels, reduction_ratio)
-        self.hidden_channels = hidden = checks.positive_int("hidden_channels", hidden_channels)
+        self.hidden_channels = hidden = bottleneck_width(channels, self.reduction_ratio, hidden_channels)
         self.fusion = checks.choice("fusion", fusion, FUSIONS)
         self.key = nn.Conv2d(channels, 1, kernel_size=1, bias=False)  # W_k: one logit per position
         self.transform = nn.Sequential(
