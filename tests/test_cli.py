@@ -268,23 +268,17 @@ def test_ctrl_c_exits_130_and_says_what_the_checkpoint_holds(pause_epoch, expect
     assert checkpoint.exists() == (pause_epoch == 1)
 
 
+#: The factorial's two standard-init networks on the smoke budget, as a command line (seeds and --out follow).
+SMOKE_SWEEP = [sys.executable, "-m", "se_tutorial", "sweep", "se-and-init", "--budget", "smoke",
+               "--variants", "resnet", "se-resnet"]  # fmt: skip
+
+
 @pytest.mark.slow
 def test_concurrent_sweeps_into_one_file_keep_every_row(tmp_path):
     data = write_fashion_mnist(tmp_path / "fmnist", train=384, test=128)
     out = tmp_path / "sweep.jsonl"
     env = {**os.environ, "SE_TUTORIAL_DATA": str(data), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    command = [
-        sys.executable,
-        "-m",
-        "se_tutorial",
-        "sweep",
-        "se-and-init",
-        "--budget",
-        "smoke",
-        "--variants",
-        "resnet",
-        "se-resnet",
-    ]
+    command = SMOKE_SWEEP
     sweeps = [
         subprocess.Popen(
             [*command, "--seeds", seed, "--no-progress", "--out", str(out)],
@@ -433,20 +427,7 @@ def test_overlapping_sweeps_share_their_runs_and_take_over_a_dead_ones(tmp_path)
     deadline = time.monotonic() + 60
     while not ready.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    command = [
-        sys.executable,
-        "-m",
-        "se_tutorial",
-        "sweep",
-        "se-and-init",
-        "--budget",
-        "smoke",
-        "--out",
-        str(out),
-        "--variants",
-        "resnet",
-        "se-resnet",
-    ]
+    command = [*SMOKE_SWEEP, "--out", str(out)]
     sweeps = [
         subprocess.Popen([*command, "--seeds", *seeds], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
