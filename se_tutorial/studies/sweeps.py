@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data import NORMALIZATION
+from ..nn.attention import ATTENTION_LAYERS
 from ..training import Budget, choose_precision, default_device, resolve_budget
 from ..utils import checks
 from ..utils.errors import ConfigurationError
@@ -102,6 +103,9 @@ PLAIN, STANDARD_SE, STANDARD_SE_ZERO_INIT = (
     ("se-and-init", "resnet"), ("se-and-init", "se-resnet"), ("se-and-init", "se-resnet, zero-init"),
 )  # fmt: skip
 
+#: Chapter 7's modules, in the order the chapter meets them (every registered one).
+ATTENTION_MODULES = tuple(ATTENTION_LAYERS)
+
 #: The sweeps by name: SE against plain from both inits, a longer-training point, and the
 #: SENet paper's ablations (TPAMI, Tables 10-14), every one from the standard init but the
 #: zero-init gate study.
@@ -153,6 +157,18 @@ SWEEPS: dict[str, Sweep] = {
             "all stages": SE,
         },
         {"resnet": PLAIN, "all stages": STANDARD_SE},
+    ),
+    # The attention modules after SE, each with its paper's defaults, in SE's place. The plain and
+    # SE networks are trained again here (not read from se-and-init) so that every pair of a seed
+    # shares one machine and one commit.
+    "attention": Sweep(
+        "resnet",
+        {},
+        {
+            "resnet": {},
+            **{name: {"attention": name} for name in ATTENTION_MODULES},
+            "ge-theta": {"attention": "ge", "attention_options": {"extent": 4, "parametric": True}},
+        },
     ),
 }
 

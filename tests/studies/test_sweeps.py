@@ -8,6 +8,7 @@ from fixtures import write_fashion_mnist
 
 from se_tutorial import SEBlock, cifar_resnet
 from se_tutorial.nn import ResidualBlock
+from se_tutorial.nn.attention import ATTENTION_LAYERS, GatherExcite
 from se_tutorial.studies import SWEEPS, read_rows, run_sweep
 from se_tutorial.studies.sweeps import summary_table
 from se_tutorial.training import BUDGETS
@@ -54,6 +55,15 @@ def test_each_variant_builds_the_model_it_names(sweep, variant):
         every = {"layer1", "layer2", "layer3"}
         expected = {"resnet": set(), "all stages": every}.get(variant) or {f"layer{variant[-6]}"}
         assert stages == (set() if variant == "resnet" else expected)
+    elif sweep == "attention":
+        residual = [m for m in model.modules() if isinstance(m, ResidualBlock)]
+        kinds = {type(m.attention) for m in residual}
+        if variant == "resnet":
+            assert kinds == {torch.nn.Identity}
+        elif variant == "ge-theta":
+            assert kinds == {GatherExcite} and all(m.attention.parametric for m in residual)
+        else:
+            assert kinds == {ATTENTION_LAYERS[variant]}
     else:  # a new sweep needs its own check here
         pytest.fail(f"no check for sweep {sweep!r}")
 
