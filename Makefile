@@ -69,8 +69,13 @@ sync-url: $(STAMP)
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/se_block_speed.py
 	$(BIN)/python benchmarks/loader_speed.py
-	$(BIN)/python benchmarks/train_speed.py cpu-brief --seeds 0 1 2
 	$(BIN)/python benchmarks/budget_times.py
+	$(BIN)/python benchmarks/cpu_recipe.py
+	$(BIN)/python benchmarks/cpu_levers.py
+	$(BIN)/python benchmarks/cpu_se_overhead.py
+	$(BIN)/python benchmarks/se_resnet50_cpu.py
+	$(BIN)/python benchmarks/ablation_cost.py
+	$(BIN)/python benchmarks/ablation_cost.py --sweeps attention
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

@@ -1,16 +1,19 @@
-"""What every variant of the ablation studies costs: parameters, FLOPs and training-step time.
+"""What every variant of a set of sweeps costs: parameters, FLOPs and training-step time.
 
-    python benchmarks/ablation_cost.py            # brief-budget models, this device
+    python benchmarks/ablation_cost.py            # the ablation studies, brief-budget models
+    python benchmarks/ablation_cost.py --sweeps attention   # chapter 7's modules
     python benchmarks/ablation_cost.py --smoke    # the logic in seconds
 
-Each variant of the sweeps in ``se_tutorial.ablations.STUDIES`` (and the plain
-ResNet) is built as the sweep builds it, and trained as ``fit`` trains it on
+Each variant of the sweeps named (by default those of
+``se_tutorial.studies.STUDIES``), with the plain ResNet and standard SE, is
+built as the sweep builds it, and trained as ``fit`` trains it on
 this device (its precision, channels-last; on a CPU, freed memory kept, and
 standard SE's tail fused under bfloat16). Step times are taken round-robin: in
 every round each model trains ``--steps`` steps on the same real batches, so
 a slow spell of a shared machine hits all of them alike; each model's time is
 the median over rounds of its median step, and is reported as a ratio to
-standard SE. Results go to benchmarks/results/ablation_cost_<cpu|cuda>.json
+standard SE and, round by round, to the plain ResNet (the median of the
+rounds' ratios). Results go to benchmarks/results/<ablation|attention>_cost_<cpu|cuda>.json
 with provenance.
 """
 
@@ -38,6 +41,10 @@ def main() -> None:
     cli.add_argument("--rounds", type=int, default=5)
     cli.add_argument("--steps", type=int, default=10, help="timed steps per model and round")
     cli.add_argument("--smoke", action="store_true", help="smoke budget, one round of one step")
+    cli.add_argument(
+        "--sweeps", nargs="+", choices=sorted(SWEEPS), default=list(STUDIES), metavar="SWEEP",
+        help="the sweeps whose variants to time (default: the ablation studies)",
+    )  # fmt: skip
     cli.add_argument("--out", type=Path, default=None)
     args = cli.parse_args()
     rounds, steps = (1, 1) if args.smoke else (args.rounds, args.steps)
@@ -48,13 +55,21 @@ def main() -> None:
     # The plain ResNet and standard SE, then every variant that builds its own model (the
     # studies' aliases of those two share their models).
     configurations = {":".join(key): SWEEPS[key[0]].fields(key[1]) for key in (PLAIN, STANDARD_SE)}
-    for sweep in STUDIES:
+    for sweep in args.sweeps:
         for variant in own_variants(sweep):
             configurations[f"{sweep}:{variant}"] = SWEEPS[sweep].fields(variant)
-    models, skipped = {}, {}
+    # A variant that builds the very network of an earlier one (attention:se is standard SE) is
+    # timed once, and both names get that row.
+    models, skipped, aliases, specs = {}, {}, {}, {}
     for name, options in configurations.items():
+        spec = budget.model(**options, seed=0)
+        same = next((earlier for earlier, other in specs.items() if other == spec), None)
+        if same is not None:
+            aliases[name] = same
+            continue
+        specs[name] = spec
         try:
-            models[name] = budget.model(**options, seed=0).build(in_channels=1, num_classes=10)
+            models[name] = spec.build(in_channels=1, num_classes=10)
         except ValueError as error:  # e.g. exactly C/32 units of a 16-channel stage
             skipped[name] = str(error)
             print(f"{name}: not built ({error})")
@@ -69,7 +84,7 @@ def main() -> None:
             medians[name].append(statistics.median(step_seconds(model, data.train, steps)))
         print(f"round {round_ + 1}/{rounds} done")
 
-    standard = statistics.median(medians[":".join(STANDARD_SE)])
+    standard, plain = statistics.median(medians[":".join(STANDARD_SE)]), medians[":".join(PLAIN)]
     rows = {}
     for name, model in models.items():
         seconds = statistics.median(medians[name])
@@ -78,13 +93,20 @@ def main() -> None:
             "flops": count_flops(model, (1, 1, 28, 28)),
             "seconds_per_step": round(seconds, 5),
             "time_vs_standard_se": round(seconds / standard, 3),
+            "time_vs_plain": round(
+                statistics.median(t / p for t, p in zip(medians[name], plain, strict=True)), 3
+            ),
         }
         print(f"{name:<34}{rows[name]['parameters']:>9,}{rows[name]['flops'] / 1e6:>9.2f} MFLOPs"
               f"{seconds * 1000:>9.1f} ms{rows[name]['time_vs_standard_se']:>7.2f}x")  # fmt: skip
 
-    out = args.out or RESULTS / f"ablation_cost_{'cuda' if device.type == 'cuda' else 'cpu'}.json"
+    for name, same in aliases.items():
+        if same in rows:
+            rows[name] = rows[same]
+    kind = "ablation" if sorted(args.sweeps) == sorted(STUDIES) else "_".join(args.sweeps)
+    out = args.out or RESULTS / f"{kind}_cost_{'cuda' if device.type == 'cuda' else 'cpu'}.json"
     write_results(
-        out, "ablation_cost (step time per ablation variant)", device,
+        out, f"{kind}_cost (step time per variant)", device, sweeps=args.sweeps,
         budget=budget.name, batch_size=budget.batch_size, rounds=rounds, steps_per_round=steps,
         variants=rows, not_built=skipped,
     )  # fmt: skip

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Every sweep behind chapters 5 and 6 on the brief budget, in the order the chapters need them.
+# Every sweep behind chapters 5, 6 and 7 on the brief budget, in the order the chapters need them.
 # Each command skips the runs its results file already holds, so this script resumes where it
-# stopped; run it again with more seeds to add seeds. About 90 runs of a minute each on 2 cores.
+# stopped; run it again with more seeds to add seeds. About 150 runs of a minute each on 2 cores.
 #
 # A row records the commit its code ran at, "+dirty" when the checkout had changes: to keep
 # editing while the sweeps run, run them from a clean worktree into this checkout's files,
@@ -21,3 +21,4 @@ done
 for study in reduction-ratio squeeze gate placement; do
   sweep "$study" --seeds 3 4 --out "$results/ablations_brief.jsonl"
 done
+sweep attention       --seeds 0 1 2 3 4 --out "$results/attention_brief.jsonl"

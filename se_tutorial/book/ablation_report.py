@@ -24,7 +24,7 @@ from ..studies.sweeps import PLAIN, STANDARD_SE, SWEEPS
 from ..training import BUDGETS
 from ..utils import checks
 from .chapter import COLUMN_WIDTH_IN
-from .report import NotedTable, interval_text, one_header_row, seed_accuracies
+from .report import NotedTable, interval_text, one_header_row, p_text, seed_accuracies
 from .repository import repository_file
 
 EXAMPLE = (1, 1, 28, 28)  #: one Fashion-MNIST image, for FLOPs
@@ -101,6 +101,9 @@ class StudyTable(NotedTable):
 
     sweep: str = ""
     results: list[VariantResult] = field(default_factory=list)
+    #: the figure's panel title, and the variant the results are compared with
+    title: str = ""
+    baseline: str = ""
 
 
 def study_tables(rows: Iterable[dict], budget: str, sweeps: Iterable[str] = STUDIES) -> dict[str, StudyTable]:
@@ -117,6 +120,28 @@ def study_tables(rows: Iterable[dict], budget: str, sweeps: Iterable[str] = STUD
     return {sweep: study_table(results, sweep, budget, compared) for sweep, results in families.items()}
 
 
+def result_row(r: VariantResult, baseline: str, first: str = "variant") -> dict[str, str]:
+    """One row of a comparison table: ``r``'s accuracy, its difference from ``baseline``, the verdicts.
+
+    ``first`` names the column that holds the variant's name.
+    """
+    d = r.difference
+    return {
+        first: r.variant, "accuracy": f"{r.summary.mean:.2%} ± {r.summary.std * 100:.2f}",
+        f"minus {baseline}": "-" if d is None else f"{d.mean * 100:+.2f}",
+        "95% interval": "-" if d is None else interval_text(d.low, d.high),
+        "p (Holm)": "-" if r.adjusted_p is None else p_text(r.adjusted_p), "here": r.ours,
+        "paper": "-" if r.paper_difference is None else f"{r.paper_difference:+.2f}",
+        "vs paper": r.agreement,
+    }  # fmt: skip
+
+
+def seed_counts(results: Iterable[VariantResult]) -> str:
+    """How many seeds the variants have: ``"5"``, or ``"3 to 5"`` where they differ."""
+    seeds = sorted({r.summary.n for r in results})
+    return " to ".join(map(str, seeds[:: max(1, len(seeds) - 1)]))
+
+
 def study_table(results: list[VariantResult], sweep: str, budget: str, family: int) -> StudyTable:
     """One study's ``results`` (from :func:`study_tables`) as a table beside the paper's.
 
@@ -130,20 +155,9 @@ def study_table(results: list[VariantResult], sweep: str, budget: str, family: i
     why. The note says how many seeds, and the family's size.
     """
     study = STUDIES[checks.choice("study", sweep, STUDIES)]
-    table = []
-    for r in results:
-        d = r.difference
-        table.append({
-            "variant": r.variant, "accuracy": f"{r.summary.mean:.2%} ± {r.summary.std * 100:.2f}",
-            f"minus {study.baseline}": "-" if d is None else f"{d.mean * 100:+.2f}",
-            "95% interval": "-" if d is None else interval_text(d.low, d.high),
-            "p (Holm)": "-" if r.adjusted_p is None else f"{r.adjusted_p:.3f}", "here": r.ours,
-            "paper": "-" if r.paper_difference is None else f"{r.paper_difference:+.2f}",
-            "vs paper": r.agreement,
-        })  # fmt: skip
-    seeds = sorted({r.summary.n for r in results})
+    table = [result_row(r, study.baseline) for r in results]
     notes = [
-        f"{budget} budget, {' to '.join(map(str, seeds[:: max(1, len(seeds) - 1)]))} seeds per variant, "
+        f"{budget} budget, {seed_counts(results)} seeds per variant, "
         f"baseline {study.baseline}; Holm over the chapter's {family} comparisons"
     ]
     if study.paper_error:
@@ -157,7 +171,8 @@ def study_table(results: list[VariantResult], sweep: str, budget: str, family: i
     frame = pd.DataFrame(table).set_index("variant").fillna("-").pipe(one_header_row)
     if not study.paper_error:
         frame = frame.drop(columns=["paper", "vs paper"])
-    return StudyTable(frame, "; ".join(notes) + ".", sweep, results)
+    title = SHORT_TITLES.get(sweep, study.title)
+    return StudyTable(frame, "; ".join(notes) + ".", sweep, results, title, study.baseline)
 
 
 def differences_from(
@@ -191,7 +206,7 @@ def overview(tables: Mapping[str, StudyTable]) -> Figure:
         len(tables), 1, figsize=(COLUMN_WIDTH_IN, 0.42 * sum(heights) + 0.6 * len(tables) + 0.6),
         height_ratios=heights, squeeze=False,
     )  # fmt: skip
-    for ax, (sweep, shown) in zip(axes[:, 0], tables.items(), strict=True):
+    for ax, shown in zip(axes[:, 0], tables.values(), strict=True):
         compared = [r for r in shown.results if r.difference is not None]
         for y, r in enumerate(compared):
             d = r.difference
@@ -203,8 +218,7 @@ def overview(tables: Mapping[str, StudyTable]) -> Figure:
         ax.set_yticks(range(len(compared)), [r.variant for r in compared])
         ax.set_ylim(len(compared) - 0.4, -0.6)  # top to bottom in the tables' order
         ax.xaxis.set_major_locator(MaxNLocator(5))
-        title = SHORT_TITLES.get(sweep, STUDIES[sweep].title)
-        ax.set_title(f"{title} (vs {STUDIES[sweep].baseline})", loc="left")
+        ax.set_title(f"{shown.title} (vs {shown.baseline})", loc="left")
     axes[-1, 0].set_xlabel("difference from the baseline (points)")
     axes[0, 0].plot([], [], "o", color="black", label="here (95% interval)")
     axes[0, 0].plot([], [], "D", mfc="none", color="tab:orange", label="paper")

@@ -121,6 +121,15 @@ def seed_accuracies(rows: Iterable[dict], variant: str) -> dict[int, float]:
     return {row["seed"]: row["test_accuracy"] for row in rows if row.get("variant") == variant}
 
 
+def p_text(p: float) -> str:
+    """A p-value to three decimals, or ``"<0.001"`` where that would print 0.000.
+
+    >>> p_text(0.0241), p_text(0.00004)
+    ('0.024', '<0.001')
+    """
+    return "<0.001" if p < 0.0005 else f"{p:.3f}"
+
+
 def interval_text(low: float, high: float) -> str:
     """A confidence interval of fractions, in points: ``"[-1.63, +0.15]"``."""
     return f"[{low * 100:+.2f}, {high * 100:+.2f}]"

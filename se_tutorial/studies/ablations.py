@@ -33,11 +33,13 @@ class Study:
     sweep: str
     source: str  #: where in the paper (TPAMI version)
     paper_error: dict[str, float] = field(default_factory=dict)  #: top-1 error (%) per variant
+    #: the variant the others are compared with, where it is not the sweep's baseline
+    reference: str | None = None
 
     @property
     def baseline(self) -> str:
-        """The variant the others are compared with: the sweep's baseline."""
-        return SWEEPS[self.sweep].baseline
+        """The variant the others are compared with: ``reference``, else the sweep's baseline."""
+        return self.reference or SWEEPS[self.sweep].baseline
 
 
 #: The paper's table for each study, in the order the chapter shows them. Table 13 puts SE

@@ -416,3 +416,12 @@ def test_a_wrong_input_is_reported_by_the_module(module):
         module(torch.randn(2, 8, 4, 4))
     with pytest.raises(ValueError, match="4-D input"):
         module(torch.randn(16, 4, 4))
+
+
+def test_the_template_describes_every_module_the_attention_sweep_trains():
+    from se_tutorial.nn.attention import ATTENTION_LAYERS, TEMPLATES
+    from se_tutorial.studies import SWEEPS
+
+    assert set(TEMPLATES) == set(ATTENTION_LAYERS) | {"ge-theta"}
+    assert set(TEMPLATES) == set(SWEEPS["attention"].variants) - {"resnet"}
+    assert all(all(step.strip() for step in template) for template in TEMPLATES.values())

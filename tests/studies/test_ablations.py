@@ -151,9 +151,8 @@ def test_holm_over_the_family_can_take_a_verdict_back():
     assert b.ours == d.ours == "not after Holm"
 
 
-@pytest.mark.slow
-def test_cost_benchmark_smoke_run_measures_every_variant(tmp_path):
-    """benchmarks/ablation_cost.py --smoke: one step of every variant, on a tiny Fashion-MNIST."""
+def cost_benchmark(tmp_path, *options: str) -> dict:
+    """What ``benchmarks/ablation_cost.py --smoke [options]`` wrote, on a tiny Fashion-MNIST."""
     out = tmp_path / "ablation_cost.json"
     env = {
         **os.environ,
@@ -161,12 +160,32 @@ def test_cost_benchmark_smoke_run_measures_every_variant(tmp_path):
         "SE_TUTORIAL_CACHE": str(tmp_path / "cache"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    command = [sys.executable, str(ROOT / "benchmarks" / "ablation_cost.py"), "--smoke", "--out", str(out)]
+    script = str(ROOT / "benchmarks" / "ablation_cost.py")
+    command = [sys.executable, script, "--smoke", "--out", str(out), *options]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     record = json.loads(out.read_text())
     for key in ("commit", "torch", "device", "date"):
         assert record[key], key
+    return record
+
+
+@pytest.mark.slow
+def test_cost_benchmark_smoke_run_measures_every_attention_module(tmp_path):
+    record = cost_benchmark(tmp_path, "--sweeps", "attention")
+    variants = record["variants"]
+    assert record["sweeps"] == ["attention"] and not record["not_built"]
+    expected = {f"attention:{v}" for v in own_variants("attention")}
+    assert set(variants) == expected | {":".join(PLAIN), ":".join(STANDARD_SE)}
+    assert variants[":".join(PLAIN)]["time_vs_plain"] == 1.0
+    assert variants["attention:simam"]["parameters"] == variants[":".join(PLAIN)]["parameters"]
+    assert variants["attention:cbam"]["flops"] > variants["attention:se"]["flops"]
+
+
+@pytest.mark.slow
+def test_cost_benchmark_smoke_run_measures_every_variant(tmp_path):
+    """benchmarks/ablation_cost.py --smoke: one step of every variant, on a tiny Fashion-MNIST."""
+    record = cost_benchmark(tmp_path)
     variants = record["variants"]
     expected = {f"{s}:{v}" for s in STUDIES for v in own_variants(s)}
     assert set(variants) | set(record["not_built"]) == expected | {":".join(PLAIN), ":".join(STANDARD_SE)}

@@ -22,6 +22,7 @@ name       class (module)                         paper
 ``coord``  ``CoordinateAttention`` (.coordinate)  Hou et al., CVPR 2021
 =========  =====================================  ====================================
 
+:mod:`.template` describes every module as one gather-transform-fuse template.
 Only SE has the fused kernels (:mod:`se_tutorial.nn.fused`) and ``capture_excitations``;
 the other modules always run their readable ``forward``.
 """
@@ -45,6 +46,7 @@ from .gather_excite import GatherExcite
 from .global_context import GlobalContext
 from .simam import SimAM
 from .srm import StyleRecalibration
+from .template import TEMPLATES, Template
 
 #: Builds the attention module for a given channel count.
 AttentionFactory = Callable[[int], nn.Module]
@@ -94,6 +96,7 @@ def resolve_attention(attention: str | AttentionFactory | None) -> AttentionFact
 __all__ = [
     "ATTENTION_LAYERS",
     "CBAM",
+    "TEMPLATES",
     "AttentionFactory",
     "CoordinateAttention",
     "EffectiveSE",
@@ -104,6 +107,7 @@ __all__ = [
     "SEBlock",
     "SimAM",
     "StyleRecalibration",
+    "Template",
     "attention_layer",
     "dct_basis",
     "resolve_attention",
