@@ -159,8 +159,9 @@ class VariantResult:
         The paper trained each variant once, without error bars. Its difference
         is tested only where it is larger than our interval is wide (a smaller
         one could not be told from noise here): then ``"same direction"`` or
-        ``"opposite direction"`` when our interval excludes zero, ``"not seen
-        here"`` when it does not. ``"paper's gap < interval"`` where the paper's
+        ``"opposite direction"`` when ours is a finding (:attr:`ours` says better
+        or worse: the interval excludes zero and the difference survives Holm's
+        correction), ``"not seen here"`` when it is not. ``"paper's gap < interval"`` where the paper's
         difference is smaller than our interval's width, and ``"-"`` where there
         is nothing to compare (the baseline, or no paper number).
         """
@@ -169,7 +170,7 @@ class VariantResult:
         width = (self.difference.high - self.difference.low) * 100
         if abs(self.paper_difference) <= width:
             return "paper's gap < interval"
-        if not self.difference.excludes_zero:
+        if self.ours not in ("better", "worse"):
             return "not seen here"
         same = (self.difference.mean > 0) == (self.paper_difference > 0)
         return "same direction" if same else "opposite direction"

@@ -1,5 +1,6 @@
 """The ablation studies: which runs they read, how they pair them, and what they conclude."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -109,6 +110,9 @@ def test_compare_pairs_by_seed_and_classifies_against_noise_and_the_paper():
     # A paper gap of 20 points, wider than c's interval, that c's interval still includes: not seen.
     large = Study("toy", "toy", "Table 0", {"a": 22.0, "c": 2.0})
     assert compare(rows, large, ["c"], "brief")[0].agreement == "not seen here"
+    # An interval that excludes zero but a difference that does not survive Holm: no direction.
+    unsure = dataclasses.replace(compare(rows, flipped, ["b"], "brief")[0], adjusted_p=0.2)
+    assert (unsure.ours, unsure.agreement) == ("not after Holm", "not seen here")
 
 
 def test_compare_needs_the_baseline_and_two_shared_seeds_for_an_interval():
