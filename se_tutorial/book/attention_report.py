@@ -149,8 +149,8 @@ def module_costs(budget: str, repository: str) -> NotedTable:
 
 
 #: The two comparisons the chapter reads together: every module against plain, and against SE.
-VS_PLAIN = Study("Against the plain ResNet", SWEEP, "each module's paper")
-VS_SE = Study("Against SE", SWEEP, "each module's paper", reference="se")
+VS_PLAIN = Study("Every module", SWEEP, "each module's paper")
+VS_SE = Study("Every other module", SWEEP, "each module's paper", reference="se")
 
 
 def module_tables(rows: Iterable[dict], budget: str) -> dict[str, StudyTable]:

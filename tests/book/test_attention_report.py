@@ -82,8 +82,8 @@ def test_a_module_against_se_is_better_only_if_it_survives_holm():
 def test_the_overview_has_one_panel_per_comparison_and_fits_the_column():
     figure = overview(module_tables(runs(), "brief"))
     assert [ax.get_title(loc="left") for ax in figure.axes] == [
-        "Against the plain ResNet (vs plain ResNet)",
-        "Against SE (vs SE)",
+        "Every module (vs plain ResNet)",
+        "Every other module (vs SE)",
     ]
     assert figure.get_figwidth() == pytest.approx(COLUMN_WIDTH_IN)
 
