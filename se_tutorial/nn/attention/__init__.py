@@ -22,7 +22,9 @@ name       class (module)                         paper
 ``coord``  ``CoordinateAttention`` (.coordinate)  Hou et al., CVPR 2021
 =========  =====================================  ====================================
 
-:mod:`.template` describes every module as one gather-transform-fuse template.
+Every module is also one instance of a template, gather, transform, fuse (the
+global-context paper's framing, Section 3.3): :data:`TEMPLATES` says what each
+does at each step.
 Only SE has the fused kernels (:mod:`se_tutorial.nn.fused`) and ``capture_excitations``;
 the other modules always run their readable ``forward``.
 """
@@ -32,6 +34,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from functools import partial
+from typing import NamedTuple
 
 from torch import nn
 
@@ -46,7 +49,6 @@ from .gather_excite import GatherExcite
 from .global_context import GlobalContext
 from .simam import SimAM
 from .srm import StyleRecalibration
-from .template import TEMPLATES, Template
 
 #: Builds the attention module for a given channel count.
 AttentionFactory = Callable[[int], nn.Module]
@@ -91,6 +93,60 @@ def resolve_attention(attention: str | AttentionFactory | None) -> AttentionFact
         f"attention must be None, a name ({', '.join(map(repr, ATTENTION_LAYERS))}) "
         f"or a callable channels -> nn.Module, got {type(attention).__name__}."
     )
+
+
+# The template (Cao et al., GCNet, Section 3.3), on a map x of shape (N, C, H, W): *gather*
+# summarises x into a context ((N, C) for a global descriptor, strips or a coarse map where
+# a module keeps position); *transform* turns it into weights (or an offset); *fuse* brings
+# them back to every position of x, by scaling or by adding.
+
+
+class Template(NamedTuple):
+    """What a module does at each step of gather, transform, fuse (shapes for an ``(N, C, H, W)`` map)."""
+
+    gather: str
+    transform: str
+    fuse: str
+
+
+#: One :class:`Template` per module name, in the order chapter 7 meets them.
+TEMPLATES: dict[str, Template] = {
+    "se": Template("average over H, W: (N, C)", "FC C→C/r, ReLU, FC C/r→C, sigmoid", "x · s per channel"),
+    "ese": Template("average over H, W: (N, C)", "one FC C→C, hard sigmoid", "x · s per channel"),
+    "eca": Template(
+        "average over H, W: (N, C)", "1-D conv of size k(C) along the channels, sigmoid", "x · s per channel"
+    ),
+    "fca": Template("K DCT coefficients, one per channel group: (N, C)", "as SE", "x · s per channel"),
+    "srm": Template(
+        "mean and standard deviation: (N, C, 2)", "2 weights per channel, BN, sigmoid", "x · s per channel"
+    ),
+    "gc": Template(
+        "softmax-weighted sum over positions: (N, C)",
+        "1x1 conv C→C/r, LayerNorm, ReLU, 1x1 conv C/r→C",
+        "x + d per channel (added)",
+    ),
+    "ge": Template("average over H, W: (N, C)", "none", "x · sigmoid(context) per channel"),
+    "ge-theta": Template(
+        "log2(e) depthwise 3x3 stride-2 convs: (N, C, H/e, W/e)",
+        "none (BN inside the gather)",
+        "x · sigmoid(upsampled context) per position",
+    ),
+    "cbam": Template(
+        "average and max over H, W: 2 x (N, C); then mean and max over C: (N, 2, H, W)",
+        "shared MLP C→C/r→C on both, summed, sigmoid; then 7x7 conv, sigmoid",
+        "x · s per channel, then · m per position",
+    ),
+    "coord": Template(
+        "average along W and along H: (N, C, H) and (N, C, W)",
+        "shared 1x1 conv C→C', BN, h-swish; a 1x1 conv C'→C per axis, sigmoid",
+        "x · g_h · g_w per position",
+    ),
+    "simam": Template(
+        "mean and variance over H, W: (N, C, 1, 1)",
+        "each neuron's inverse energy 1/e (no parameters)",
+        "x · sigmoid(1/e) per neuron",
+    ),
+}
 
 
 __all__ = [

@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..nn.models import ModelSpec
-from ..training.checkpoints import architecture
-from ..utils import checks
-from ..utils.errors import SETutorialError
-from ..utils.files import atomic_write
-from ..utils.saved import load_saved
+from ...nn.models import ModelSpec
+from ...training.checkpoints import architecture
+from ...utils import checks
+from ...utils.errors import SETutorialError
+from ...utils.files import atomic_write
+from ...utils.saved import load_saved
 
 #: Where the shipped files live (inside the package, so a pip install has them).
 PRETRAINED_DIR = Path(__file__).resolve().parent / "weights"
@@ -119,7 +119,7 @@ def describe(card: dict) -> str:
 
     (A device name too long for one line with the words before it gets a line of its own.)
     """
-    from .chapter import fit_to_page  # (matplotlib, which chapter styles, only when describing)
+    from ..chapter import fit_to_page  # (matplotlib, which chapter styles, only when describing)
 
     device = card["device"]
     trained = f"trained on: {device}" if len(device) <= 64 else f"trained on:\n{fit_to_page(device)}"
