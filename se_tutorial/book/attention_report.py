@@ -81,10 +81,23 @@ PAPERS: dict[str, PaperResult] = {
 }
 
 
-def template_table() -> pd.DataFrame:
-    """Every module as one gather-transform-fuse template (:data:`~se_tutorial.nn.attention.TEMPLATES`)."""
+#: What the template table's symbols mean, under it.
+TEMPLATE_NOTE = (
+    "C/r and C': bottleneck widths; k: ECA's kernel size; e: GE-θ's extent (4 here); K: FcaNet's "
+    "number of frequencies; hard sigmoid and h-swish: cheap piecewise versions of the sigmoid "
+    "and for x · sigmoid(x)."
+)
+
+
+def template_table() -> NotedTable:
+    """Every module as one gather-transform-fuse template (:data:`~se_tutorial.nn.attention.TEMPLATES`).
+
+    Shown whole: the table's HTML keeps every cell's full text.
+    """
     rows = {LABELS[name]: template._asdict() for name, template in TEMPLATES.items()}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(columns="module")
+    return NotedTable(
+        pd.DataFrame.from_dict(rows, orient="index").rename_axis(columns="module"), TEMPLATE_NOTE
+    )
 
 
 def frequency_figure(frequencies: str = "top16", size: int = 7, columns: int = 4) -> Figure:
