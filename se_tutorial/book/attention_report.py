@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from operator import attrgetter
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -85,7 +86,7 @@ PAPERS: dict[str, PaperResult] = {
 TEMPLATE_NOTE = (
     "C/r and C': bottleneck widths; k: ECA's kernel size; e: GE-θ's extent (4 here); K: FcaNet's "
     "number of frequencies; hard sigmoid and h-swish: cheap piecewise versions of the sigmoid "
-    "and for x · sigmoid(x)."
+    "and of x · sigmoid(x)."
 )
 
 
@@ -178,8 +179,8 @@ def module_tables(rows: Iterable[dict], budget: str) -> dict[str, StudyTable]:
     rows = list(rows)
     modules = [v for v in SWEEPS[SWEEP].variants if v != "resnet"]
     families = {
-        "plain": _with_papers(compare(rows, VS_PLAIN, ["resnet", *modules], budget), "plain"),
-        "se": _with_papers(compare(rows, VS_SE, modules, budget), "se"),
+        "plain": _with_papers(compare(rows, VS_PLAIN, ["resnet", *modules], budget), attrgetter("gain")),
+        "se": _with_papers(compare(rows, VS_SE, modules, budget), attrgetter("gain_over_se")),
     }
     families = {  # the chapter's names from here on (the papers are matched by the sweep's)
         key: [replace(r, variant=LABELS[r.variant]) for r in results]
@@ -192,19 +193,16 @@ def module_tables(rows: Iterable[dict], budget: str) -> dict[str, StudyTable]:
     }
 
 
-def _with_papers(results: list[VariantResult], against: str) -> list[VariantResult]:
-    out = []
-    for r in results:
-        paper = PAPERS.get(r.variant)
-        gain = (
-            None
-            if paper is None or r.is_baseline
-            else paper.gain
-            if against == "plain"
-            else paper.gain_over_se
+def _with_papers(
+    results: list[VariantResult], gain: Callable[[PaperResult], float | None]
+) -> list[VariantResult]:
+    """``results`` with each module's paper's ``gain`` beside it (none for the baseline)."""
+    return [
+        replace(
+            r, paper_difference=None if r.is_baseline or r.variant not in PAPERS else gain(PAPERS[r.variant])
         )
-        out.append(replace(r, paper_difference=gain))
-    return out
+        for r in results
+    ]
 
 
 def _table(results: list[VariantResult], study: Study, budget: str, family: int) -> StudyTable:

@@ -103,9 +103,6 @@ PLAIN, STANDARD_SE, STANDARD_SE_ZERO_INIT = (
     ("se-and-init", "resnet"), ("se-and-init", "se-resnet"), ("se-and-init", "se-resnet, zero-init"),
 )  # fmt: skip
 
-#: Chapter 7's modules, in the order the chapter meets them (every registered one).
-ATTENTION_MODULES = tuple(ATTENTION_LAYERS)
-
 #: The sweeps by name: SE against plain from both inits, a longer-training point, and the
 #: SENet paper's ablations (TPAMI, Tables 10-14), every one from the standard init but the
 #: zero-init gate study.
@@ -166,7 +163,7 @@ SWEEPS: dict[str, Sweep] = {
         {},
         {
             "resnet": {},
-            **{name: {"attention": name} for name in ATTENTION_MODULES},
+            **{name: {"attention": name} for name in ATTENTION_LAYERS},
             "ge-theta": {"attention": "ge", "attention_options": {"extent": 4, "parametric": True}},
         },
     ),

@@ -8,7 +8,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from se_tutorial.nn.attention import (
+    ATTENTION_LAYERS,
     CBAM,
+    TEMPLATES,
     CoordinateAttention,
     EffectiveSE,
     EfficientChannelAttention,
@@ -22,6 +24,7 @@ from se_tutorial.nn.attention import (
 )
 from se_tutorial.nn.attention.eca import eca_kernel_size
 from se_tutorial.nn.attention.fca import FREQUENCY_SELECTIONS, select_frequencies
+from se_tutorial.studies import SWEEPS
 
 # --- parity with timm ---------------------------------------------------------
 
@@ -419,9 +422,6 @@ def test_a_wrong_input_is_reported_by_the_module(module):
 
 
 def test_the_template_describes_every_module_the_attention_sweep_trains():
-    from se_tutorial.nn.attention import ATTENTION_LAYERS, TEMPLATES
-    from se_tutorial.studies import SWEEPS
-
     assert set(TEMPLATES) == set(ATTENTION_LAYERS) | {"ge-theta"}
     assert set(TEMPLATES) == set(SWEEPS["attention"].variants) - {"resnet"}
     assert all(all(step.strip() for step in template) for template in TEMPLATES.values())
