@@ -10,6 +10,7 @@ Read in this order, each module building on the ones before:
 * :mod:`.resnet` - the ``ResNet`` engine: stem, stages, pooling, classifier, seeded initialisation
 * :mod:`.models` - ``ModelSpec`` and the networks of the book: ``cifar_resnet``, ``se_resnet50``
 * :mod:`.cost` - parameters, FLOPs and the paper's closed-form SE cost
+* :mod:`.foreign_weights` - torchvision's and timm's ResNet-50 weights loaded, and checked
 * :mod:`.fused` - the same SE tail in fewer passes over memory (Triton), ``fuse_se``
 """
 
@@ -23,15 +24,8 @@ from .blocks import (
     SEResNetBlock,
 )
 from .cost import count_flops, count_parameters, layer_table, se_block_cost, se_extra_parameters
-from .models import (
-    CIFAR_DEPTHS,
-    ModelSpec,
-    cifar_resnet,
-    from_timm_state_dict,
-    from_torchvision_state_dict,
-    resnet50,
-    se_resnet50,
-)
+from .foreign_weights import from_timm_state_dict, from_torchvision_state_dict
+from .models import CIFAR_DEPTHS, ModelSpec, cifar_resnet, resnet50, se_resnet50
 from .resnet import ResNet
 from .se_block import GATES, SQUEEZES, SEBlock, capture_excitations, reduced_channels
 

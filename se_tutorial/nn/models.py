@@ -10,7 +10,8 @@
   stage's resolution).
 * :func:`resnet50` / :func:`se_resnet50` - the ImageNet ResNet-50 with the same
   parameter names as torchvision's, so its weights load through
-  :func:`from_torchvision_state_dict` (and timm's through :func:`from_timm_state_dict`).
+  :func:`~.foreign_weights.from_torchvision_state_dict` (and timm's through
+  :func:`~.foreign_weights.from_timm_state_dict`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-
-import torch
 
 from ..utils import checks
 from ..utils.errors import ConfigurationError
@@ -55,6 +54,7 @@ class ModelSpec:
             name)``, so networks built with one seed start alike in every layer
             they share; ``None`` draws from the global generator.
 
+    >>> import torch
     >>> spec = ModelSpec(depth=8, attention="se")
     >>> spec.build(in_channels=1)(torch.zeros(2, 1, 28, 28)).shape
     torch.Size([2, 10])
@@ -177,6 +177,7 @@ def cifar_resnet(depth: int = 20, *, in_channels: int = 3, num_classes: int = 10
     ``spec`` takes the other fields of :class:`ModelSpec` (``width``,
     ``attention``, ``attention_options``, ``placement``, ...).
 
+    >>> import torch
     >>> cifar_resnet(20, in_channels=1, attention="se")(torch.zeros(2, 1, 28, 28)).shape
     torch.Size([2, 10])
     """
@@ -227,41 +228,12 @@ def se_resnet50(
     return resnet50(attention="se", attention_options=se_options, **resnet50_options)
 
 
-def from_torchvision_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename torchvision ResNet keys for this package (``downsample`` -> ``shortcut``).
-
-    >>> model = resnet50()
-    >>> model.load_state_dict(from_torchvision_state_dict(torchvision_model.state_dict()))  # doctest: +SKIP
-    """
-    return {key.replace(".downsample.", ".shortcut."): value for key, value in state_dict.items()}
-
-
-def from_timm_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Convert the weights of timm's ``resnet50`` / ``seresnet50`` for this package.
-
-    Besides ``downsample`` -> ``shortcut``, timm's SE module ``se`` becomes
-    ``attention``, and its 1x1 convolutions ``(C', C, 1, 1)`` become the
-    ``Linear`` weights ``(C', C)`` they are equivalent to. timm's SE layers have
-    biases: load into ``se_resnet50(bias=True)``, or drop the ``.bias`` entries
-    of the SE layers for the bias-free default (exact only when they are zero).
-    """
-    converted = {}
-    for key, value in from_torchvision_state_dict(state_dict).items():
-        if ".se." in key:
-            key = key.replace(".se.", ".attention.")
-            value = value.flatten(1) if value.ndim == 4 else value
-        converted[key] = value
-    return converted
-
-
 __all__ = [
     "CIFAR_DEPTHS",
     "RESNET50_STAGE_CHANNELS",
     "RESNET50_STAGE_DEPTHS",
     "ModelSpec",
     "cifar_resnet",
-    "from_timm_state_dict",
-    "from_torchvision_state_dict",
     "resnet50",
     "se_resnet50",
 ]

@@ -25,6 +25,7 @@ from se_tutorial import (
     se_resnet50,
 )
 from se_tutorial.nn import ModelSpec, ResidualBlock
+from se_tutorial.nn.foreign_weights import timm_parity
 
 
 @pytest.mark.parametrize(("depth", "blocks"), [(8, 3), (20, 9), (32, 15), (56, 27)])
@@ -412,3 +413,33 @@ def test_timm_resnet50_weights_give_the_same_outputs():
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(ours(x), reference(x), rtol=1e-4, atol=1e-4)
+
+
+def test_timm_parity_reports_both_networks_agreeing_and_counts_the_se_biases():
+    reference = timm_model("seresnet50")
+    with torch.no_grad():
+        for bias in se_biases(reference):
+            bias.uniform_(-0.5, 0.5)  # nonzero: the bias-free network agrees only with them zeroed
+    before = [b.clone() for b in se_biases(reference)]
+    report = timm_parity(reference, torch.randn(2, 3, 64, 64))
+    assert report == {
+        "timm seresnet50": (28_088_024, None),
+        "se_resnet50(bias=True)": (28_088_024, True),
+        "se_resnet50() (no biases)": (28_071_976, True),
+        "SE biases (32 tensors)": (16_048, None),
+    }
+    assert all(torch.equal(a, b) for a, b in zip(before, se_biases(reference), strict=True))  # untouched
+
+
+def test_timm_parity_notices_a_converter_that_gets_a_weight_wrong(monkeypatch):
+    from se_tutorial.nn import foreign_weights
+
+    convert = foreign_weights.from_timm_state_dict
+
+    def off_by_one(state):
+        weights = convert(state)
+        return {**weights, "fc.weight": weights["fc.weight"] + 1}
+
+    monkeypatch.setattr(foreign_weights, "from_timm_state_dict", off_by_one)
+    report = timm_parity(timm_model("seresnet50"), torch.randn(2, 3, 64, 64))
+    assert report["se_resnet50(bias=True)"][1] is False and report["se_resnet50() (no biases)"][1] is False
