@@ -3,10 +3,11 @@
 #   dataset-fashion-mnist  the offline copy of the book's dataset
 #   chromium               the browser that reads the rendered book (no browser download)
 #   fonts-dejavu-core      a font for the figures and the browser
+#   gcc                    builds the SE tail's CPU kernel (without it the tail runs as PyTorch operations)
 # As root (CI, a container) they are installed with apt-get; otherwise the
 # script names the one command to run and stops `make test` before any test.
 set -euo pipefail
-packages=(dataset-fashion-mnist chromium fonts-dejavu-core)
+packages=(dataset-fashion-mnist chromium fonts-dejavu-core gcc)
 
 if ! command -v dpkg >/dev/null 2>&1; then
   if [ -d /usr/share/datasets/fashion-mnist ] && command -v chromium >/dev/null 2>&1; then

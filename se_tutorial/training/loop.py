@@ -20,7 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import DeviceLoader
-from ..nn.fused import fuse_se
+from ..nn.fused import cpu_kernel, fuse_se
 from ..utils.allocator import reuse_freed_memory
 from ..utils.provenance import device_name
 from .checkpoints import architecture, check_checkpoint_path, holding, load_checkpoint, save_checkpoint
@@ -53,6 +53,7 @@ def make_optimizer(
     optimizer = torch.optim.SGD(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+        foreach=True,  # the same arithmetic as the per-tensor loop, bit for bit, in fewer calls
     )  # fmt: skip
     # At least two warm-up steps, or the one-cycle schedule has an empty phase.
     warmup = min(max(config.warmup, 2 / total_steps), 0.5)
@@ -134,13 +135,16 @@ def ready_for_training(model: nn.Module, device: torch.device, precision: Precis
     """``model`` on ``device`` as :func:`fit` trains it, in place: channels-last, SE tails fused where that pays.
 
     Channels-last runs convolutions about 1.4x faster on CPUs and uses tensor
-    cores on GPUs. On a CPU under bfloat16 autocast, each SE tail becomes one
-    autograd function (:func:`~se_tutorial.nn.fused.fuse_se`): less than half
-    of SE's extra step time there; in float32 the readable tail is the faster
-    (``benchmarks/results/cpu_se_overhead.json``), so it stays.
+    cores on GPUs. On a CPU each SE tail becomes one autograd function
+    (:func:`~se_tutorial.nn.fused.fuse_se`): in float32 the compiled kernel of
+    :mod:`~se_tutorial.nn.fused.cpu_kernel`, and under bfloat16 autocast the
+    same equations as PyTorch operations; either cuts SE's extra step time by
+    half or more (``benchmarks/results/cpu_se_overhead.json``). Where the
+    kernel cannot be built, a float32 model keeps its readable tail, which is
+    then the faster.
     """
     model.to(device, memory_format=torch.channels_last)
-    if device.type == "cpu" and precision.dtype == torch.bfloat16:
+    if device.type == "cpu" and (precision.dtype == torch.bfloat16 or cpu_kernel.library(torch.float32)):
         fuse_se(model)
     return model
 

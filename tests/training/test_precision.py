@@ -193,27 +193,59 @@ def test_budgets_keep_a_valid_schedule():
         make_optimizer(nn.Linear(1, 1), TrainConfig(epochs=budget.epochs, lr=budget.lr), steps)
 
 
-@pytest.mark.parametrize(("requested", "fused"), [("float32", False), ("bfloat16", True)])
-def test_training_fuses_se_tails_on_a_cpu_only_under_bfloat16(requested, fused):
-    """The one-function tail pays under bfloat16; in float32 the readable one is the faster."""
+@pytest.mark.parametrize("kernel", [True, False])
+@pytest.mark.parametrize("requested", ["float32", "bfloat16"])
+def test_training_fuses_se_tails_on_a_cpu_where_that_pays(requested, kernel, monkeypatch):
+    """float32: fused where the compiled kernel runs, readable where it cannot; bfloat16: always fused."""
     from fixtures import tiny_model
 
-    from se_tutorial.nn.fused import fusion_mode
+    from se_tutorial.nn.fused import cpu_kernel, fusion_mode
     from se_tutorial.nn.fused.fuse import fusable
     from se_tutorial.training import ready_for_training
 
+    if not kernel:
+        monkeypatch.setattr(cpu_kernel, "library", lambda dtype: None)
+    elif cpu_kernel.unavailable(torch.float32):
+        pytest.skip(f"the CPU kernel cannot run here: {cpu_kernel.unavailable(torch.float32)}")
     model = ready_for_training(tiny_model(), torch.device("cpu"), choose_precision("cpu", requested))
     blocks = [module for module in model.modules() if fusable(module)]
+    fused = requested == "bfloat16" or kernel
     assert blocks and all(fusion_mode(block) == ("auto" if fused else False) for block in blocks)
     assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 @pytest.mark.slow
-def test_fit_trains_the_readable_se_tail_in_float32_on_a_cpu(tiny_data):
+def test_fit_trains_se_tails_through_the_cpu_kernel_in_float32(tiny_data, monkeypatch):
     from fixtures import tiny_model
 
-    from se_tutorial.nn.fused import fusion_mode
+    from se_tutorial.nn.fused import cpu_kernel, fusion_mode
+    from se_tutorial.nn.fused.fuse import fusable
 
+    if cpu_kernel.unavailable(torch.float32):
+        pytest.skip(f"the CPU kernel cannot run here: {cpu_kernel.unavailable(torch.float32)}")
+    calls = []
+    monkeypatch.setattr(cpu_kernel, "forward", lambda *a, _f=cpu_kernel.forward: calls.append(1) or _f(*a))
     model = tiny_model()
     fit(model, tiny_data, TrainConfig(epochs=1, precision="float32"), progress=False)
-    assert not any(fusion_mode(module) for module in model.modules())
+    blocks = [module for module in model.modules() if fusable(module)]
+    assert calls and blocks and all(fusion_mode(block) == "auto" for block in blocks)
+
+
+def test_the_optimizer_steps_all_tensors_at_once_with_the_per_tensor_arithmetic():
+    """``foreach`` SGD: the same bits as PyTorch's per-tensor loop, for weights with and without decay."""
+    from fixtures import tiny_model
+
+    models = [tiny_model(), tiny_model()]
+    config = TrainConfig(epochs=1, lr=0.1, weight_decay=5e-4)
+    optimizers = [make_optimizer(model, config, 10)[0] for model in models]
+    assert optimizers[0].defaults["foreach"] is True
+    for group in optimizers[1].param_groups:
+        group["foreach"] = False
+    images = torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    for _ in range(3):
+        for model, optimizer in zip(models, optimizers, strict=True):
+            optimizer.zero_grad()
+            model(images).logsumexp(1).sum().backward()
+            optimizer.step()
+    for fast, loop in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        assert torch.equal(fast, loop)

@@ -3,6 +3,7 @@
 * :mod:`.kernels` - the Triton kernels (imported only where Triton is installed)
 * :mod:`.ops` - the kernels as ``torch.library`` operators, with a PyTorch reference on CPUs
 * :mod:`.cpu` - the tail on CPUs: one autograd function with its backward written out
+* :mod:`.cpu_kernel` - that function's compiled kernel (``se_tail.c``), built on first use
 * :mod:`.fuse` - :func:`fuse_se`, which plugs the operators into a model's blocks
 """
 

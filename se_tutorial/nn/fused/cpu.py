@@ -21,10 +21,14 @@ backward, from ``g = d loss / d out``::
     d a1  = d h where h > 0;   d W1 = d a1^T z;   d z = d a1 W1
     d x   = g_pre * s + d z / (H W)           (one fused multiply-add)
 
-The excitation runs in float32 whatever autocast says (it is tiny, and bfloat16
-gains nothing there), so the result can differ from the readable block's in
-the last bits of a bfloat16 map. Only the paper's SE fits: average squeeze,
-sigmoid gate (:func:`supported` says which blocks).
+For float32 and float64 maps in channels-last memory the function calls the
+compiled kernel of :mod:`.cpu_kernel`, which does each of the two passes per
+sample while the sample is in the cache; elsewhere (bfloat16 under autocast,
+other layouts, no C compiler) it runs the equations above as PyTorch
+operations. The excitation runs in float32 whatever autocast says (it is
+tiny, and bfloat16 gains nothing there), so the result can differ from the
+readable block's in the last bits of a bfloat16 map. Only the paper's SE
+fits: average squeeze, sigmoid gate (:func:`supported` says which blocks).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import torch
 from torch import nn
 
 from ..se_block import SEBlock, spatial_sum
+from . import cpu_kernel
 
 
 def supported(se: SEBlock) -> bool:
@@ -50,6 +55,12 @@ class SEResidual(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, shortcut, w1, b1, w2, b2):
+        ctx.has_bias = (b1 is not None, b2 is not None)
+        ctx.kernel = _kernel_for(x, shortcut, w1, b1, w2, b2)
+        if ctx.kernel is not None:
+            out, stats = cpu_kernel.forward(ctx.kernel, x, shortcut, w1, b1, w2, b2)
+            ctx.save_for_backward(out, x, stats, w1, w2)
+            return out
         area, dtype = x.shape[2] * x.shape[3], _excitation_dtype(x)
         z = spatial_sum(x).to(dtype) / area  # (N, C)
         with torch.autocast(x.device.type, enabled=False):  # the excitation stays in float32
@@ -58,11 +69,12 @@ class SEResidual(torch.autograd.Function):
         scale = s.to(x.dtype)[:, :, None, None]
         out = torch.addcmul(shortcut.to(x.dtype), x, scale).relu_()
         ctx.save_for_backward(out, x, z, h, s, w1, w2)
-        ctx.has_bias = (b1 is not None, b2 is not None)
         return out
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.kernel is not None:
+            return cpu_kernel.backward(ctx.kernel, grad, *ctx.saved_tensors, ctx.has_bias)
         out, x, z, h, s, w1, w2 = ctx.saved_tensors
         area, dtype = x.shape[2] * x.shape[3], s.dtype
         grad_pre = torch.ops.aten.threshold_backward(grad, out, 0)  # ReLU's own vectorised kernel
@@ -78,6 +90,21 @@ class SEResidual(torch.autograd.Function):
         grad_b1 = grad_h.sum(0).to(w1.dtype) if ctx.has_bias[0] else None
         grad_b2 = grad_a2.sum(0).to(w2.dtype) if ctx.has_bias[1] else None
         return grad_x, grad_pre, grad_w1, grad_b1, grad_w2, grad_b2
+
+
+def _kernel_for(x, shortcut, *weights):
+    """:mod:`.cpu_kernel`'s library where it fits: one float dtype throughout, channels-last maps, contiguous weights."""
+    channels_last = torch.channels_last
+    if not (
+        x.is_contiguous(memory_format=channels_last) and shortcut.is_contiguous(memory_format=channels_last)
+    ):
+        return None
+    tensors = [x, shortcut, *(w for w in weights if w is not None)]
+    if any(t.dtype != x.dtype or t.device.type != "cpu" for t in tensors) or not all(
+        w.is_contiguous() for w in tensors[2:]
+    ):
+        return None
+    return cpu_kernel.library(x.dtype)
 
 
 def _excitation_dtype(x: torch.Tensor) -> torch.dtype:
