@@ -7,7 +7,8 @@ The levers are added one at a time, each on top of the ones before, in the
 order the recipe adopted them: a stride-2 stem (the network's stages at half
 the resolution; this one changes what is trained, so its accuracy is measured
 end to end, by ``cpu_recipe.py``); channels-last memory; for the SE network,
-its tail as one autograd function (:mod:`se_tutorial.nn.fused.cpu`); and last,
+its tail as one autograd function, which in float32 is the compiled kernel of
+:mod:`se_tutorial.nn.fused.cpu_kernel` (as ``fit`` trains it); and last,
 where the CPU has bfloat16 instructions, bfloat16 autocast, which the recipe
 leaves off. The first rung is none of them: the stride-1 stem, contiguous
 memory, float32, the readable block.
@@ -89,7 +90,7 @@ def rungs(bfloat16: bool) -> list[tuple[str, dict]]:
     steps = [
         ("+ stride-2 stem", {"stem_stride": 2}),
         ("+ channels-last", {"memory": torch.channels_last}),
-        ("+ SE tail as one function", {"fused": True}),
+        ("+ SE tail as one kernel", {"fused": True}),
     ]
     if bfloat16:  # last: the one lever the recipe leaves off
         steps.append(("+ bfloat16 autocast", {"dtype": torch.bfloat16}))
@@ -101,7 +102,7 @@ def rungs(bfloat16: bool) -> list[tuple[str, dict]]:
 
 def as_trained(network: str) -> tuple[str, dict]:
     """The rung ``fit`` trains ``network`` ("ResNet" or "SE-ResNet") at: everything but bfloat16."""
-    name = "+ SE tail as one function" if network == "SE-ResNet" else "+ channels-last"
+    name = "+ SE tail as one kernel" if network == "SE-ResNet" else "+ channels-last"
     return next(rung for rung in rungs(False) if rung[0] == name)
 
 
@@ -195,7 +196,7 @@ def main() -> None:
     dtypes = {"float32": None} | ({"bfloat16": torch.bfloat16} if cpu_bfloat16() else {})
     setups = {}
     for attention, (rung, settings) in itertools.product((None, "se"), rungs(cpu_bfloat16())):
-        if rung == "+ SE tail as one function" and attention is None:
+        if rung == "+ SE tail as one kernel" and attention is None:
             continue  # the plain network has no SE tail
         setups[f"{'SE-ResNet' if attention else 'ResNet'}: {rung}"] = build(attention, settings, batch)
 

@@ -57,7 +57,7 @@ def test_the_levers_benchmark_climbs_the_ladder_against_the_peak(tmp_path):
     rungs = ["stride-1 stem, contiguous, float32", "+ stride-2 stem", "+ channels-last"]
     last = ["+ bfloat16 autocast"] if cpu_bfloat16() else []  # the lever the recipe leaves off
     expected = [f"ResNet: {rung}" for rung in [*rungs, *last]]
-    expected += [f"SE-ResNet: {rung}" for rung in [*rungs, "+ SE tail as one function", *last]]
+    expected += [f"SE-ResNet: {rung}" for rung in [*rungs, "+ SE tail as one kernel", *last]]
     assert list(written["configurations"]) == expected
     for row in written["configurations"].values():
         assert row["gflop_per_step"] > 0 and 0 < row["share_of_peak"] and row["seconds_per_epoch"] > 0
