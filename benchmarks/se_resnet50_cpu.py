@@ -7,7 +7,8 @@ For each batch size, each network runs a training step (forward, backward,
 SGD) and an inference pass (eval mode, no gradients) on the same random
 images, in channels-last float32. This package's network runs twice: with
 its readable blocks, and with ``fuse_se`` (its SE tails as one autograd
-function each, as ``fit`` trains on a CPU). Freed memory is kept for reuse
+function each, in float32 the compiled kernel of
+:mod:`se_tutorial.nn.fused.cpu_kernel`, as ``fit`` trains on a CPU). Freed memory is kept for reuse
 in the whole process, as ``fit`` does (it helps every network alike). Networks take turns within every round, so
 a slow spell of a shared machine hits all of them alike; a network's time is
 the median over rounds of its median pass. Reported as milliseconds and as

@@ -37,16 +37,20 @@ void se_forward(const REAL *restrict x, const REAL *restrict shortcut,
         for (int64_t p = 0; p < P; p++)
             for (int64_t c = 0; c < C; c++) zn[c] += xn[p * C + c];
         for (int64_t c = 0; c < C; c++) zn[c] *= inverse_area;
-        /* excitation: two tiny matrix-vector products */
+        /* excitation: two small matrix-vector products, each row a vectorised dot product
+           (the simd pragma allows reordering these sums, and only these) */
         for (int64_t k = 0; k < R; k++) {
             REAL a = b1 ? b1[k] : 0;
+#pragma omp simd reduction(+ : a)
             for (int64_t c = 0; c < C; c++) a += w1[k * C + c] * zn[c];
             hn[k] = a > 0 ? a : 0;
         }
-        for (int64_t c = 0; c < C; c++) sn[c] = b2 ? b2[c] : 0;
-        for (int64_t k = 0; k < R; k++)
-            for (int64_t c = 0; c < C; c++) sn[c] += w2[c * R + k] * hn[k];
-        for (int64_t c = 0; c < C; c++) sn[c] = 1 / (1 + exp(-sn[c]));
+        for (int64_t c = 0; c < C; c++) {
+            REAL a = b2 ? b2[c] : 0;
+#pragma omp simd reduction(+ : a)
+            for (int64_t k = 0; k < R; k++) a += w2[c * R + k] * hn[k];
+            sn[c] = 1 / (1 + exp(-a));
+        }
         /* scale, add the shortcut, ReLU: x is read again from the cache */
         for (int64_t p = 0; p < P; p++)
             for (int64_t c = 0; c < C; c++) {
@@ -59,8 +63,8 @@ void se_forward(const REAL *restrict x, const REAL *restrict shortcut,
 /* From g = d loss / d out: g_pre = g where out > 0 (the shortcut's gradient),
  * d s = sum_p g_pre * x, back through the sigmoid, W2, the ReLU and W1 to
  * d z, and d x = g_pre * s + d z / P. The weights' gradients sum over the
- * samples in a fixed order after the parallel loop: d W1 = d a1^T z (R, C)
- * and d W2, written transposed as d a2^T h laid out (R, C). da2 (N, C) and
+ * samples in a fixed order after that loop: d W1 = d a1^T z (R, C) and
+ * d W2, written transposed as d a2^T h laid out (R, C). da2 (N, C) and
  * da1 (N, R) are scratch; gb1 and gb2 may be NULL (no bias). */
 void se_backward(const REAL *restrict g, const REAL *restrict out,
                  const REAL *restrict x, const REAL *restrict z,
@@ -89,11 +93,10 @@ void se_backward(const REAL *restrict g, const REAL *restrict out,
             }
         /* through the sigmoid, W2, the ReLU and W1 */
         for (int64_t c = 0; c < C; c++) d2[c] *= sn[c] * (1 - sn[c]);
-        for (int64_t k = 0; k < R; k++) {
-            REAL a = 0;
-            for (int64_t c = 0; c < C; c++) a += w2[c * R + k] * d2[c];
-            d1[k] = h[n * R + k] > 0 ? a : 0;
-        }
+        for (int64_t k = 0; k < R; k++) d1[k] = 0;
+        for (int64_t c = 0; c < C; c++)  /* row by row of W2: contiguous */
+            for (int64_t k = 0; k < R; k++) d1[k] += w2[c * R + k] * d2[c];
+        for (int64_t k = 0; k < R; k++) d1[k] = h[n * R + k] > 0 ? d1[k] : 0;
         for (int64_t c = 0; c < C; c++) dz[c] = 0;
         for (int64_t k = 0; k < R; k++)
             for (int64_t c = 0; c < C; c++) dz[c] += w1[k * C + c] * d1[k];
@@ -102,16 +105,19 @@ void se_backward(const REAL *restrict g, const REAL *restrict out,
         for (int64_t p = 0; p < P; p++)
             for (int64_t c = 0; c < C; c++) gxn[p * C + c] = pre[p * C + c] * sn[c] + dz[c];
     }
-    memset(gw1, 0, sizeof(REAL) * R * C);
-    memset(gw2_t, 0, sizeof(REAL) * R * C);
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t k = 0; k < R; k++) {
+    /* each thread owns rows k of both weight gradients and sums them over n in order */
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t k = 0; k < R; k++) {
+        REAL *restrict row1 = gw1 + k * C, *restrict row2 = gw2_t + k * C;
+        for (int64_t c = 0; c < C; c++) row1[c] = row2[c] = 0;
+        for (int64_t n = 0; n < N; n++) {
             const REAL a1 = da1[n * R + k], hk = h[n * R + k];
             for (int64_t c = 0; c < C; c++) {
-                gw1[k * C + c] += a1 * z[n * C + c];
-                gw2_t[k * C + c] += hk * da2[n * C + c];
+                row1[c] += a1 * z[n * C + c];
+                row2[c] += hk * da2[n * C + c];
             }
         }
+    }
     if (gb1) {
         memset(gb1, 0, sizeof(REAL) * R);
         for (int64_t n = 0; n < N; n++)
