@@ -142,10 +142,10 @@ def forward(lib, x, shortcut, w1, b1, w2, b2) -> tuple[torch.Tensor, torch.Tenso
     (n, c, height, width), r = x.shape, w1.shape[0]
     out = torch.empty_like(x, memory_format=torch.channels_last)
     stats = x.new_empty(n * (2 * c + r))  # z (N, C), s (N, C), h (N, R), one after another
-    z, s, h = stats[: n * c], stats[n * c : 2 * n * c], stats[2 * n * c :]
+    z, s, h = _offsets(stats, n * c, n * c)
     lib.se_forward(x.data_ptr(), shortcut.data_ptr(), w1.data_ptr(), _address(b1), w2.data_ptr(),
-                   _address(b2), out.data_ptr(), z.data_ptr(), h.data_ptr(), s.data_ptr(),
-                   n, height * width, c, r, torch.get_num_threads())  # fmt: skip
+                   _address(b2), out.data_ptr(), z, h, s, n, height * width, c, r,
+                   torch.get_num_threads())  # fmt: skip
     return out, stats
 
 
@@ -154,16 +154,23 @@ def backward(lib, grad, out, x, stats, w1, w2, has_bias: tuple[bool, bool]) -> t
     (n, c, height, width), r = x.shape, w1.shape[0]
     grad = grad.contiguous(memory_format=torch.channels_last)
     grad_shortcut, grad_x = torch.empty_like(out), torch.empty_like(out)
-    scratch = x.new_empty(n * (c + r) + 2 * r * c + r + c)
-    da2, da1 = scratch[: n * c], scratch[n * c : n * (c + r)]
-    params = scratch[n * (c + r) :]
-    grad_w1, grad_w2_t = params[: r * c].view(r, c), params[r * c : 2 * r * c].view(r, c)
-    grad_b1 = params[2 * r * c : 2 * r * c + r] if has_bias[0] else None
-    grad_b2 = params[2 * r * c + r :] if has_bias[1] else None
-    z, s, h = stats[: n * c], stats[n * c : 2 * n * c], stats[2 * n * c :]
-    lib.se_backward(grad.data_ptr(), out.data_ptr(), x.data_ptr(), z.data_ptr(), h.data_ptr(),
-                    s.data_ptr(), w1.data_ptr(), w2.data_ptr(), grad_shortcut.data_ptr(),
-                    grad_x.data_ptr(), da2.data_ptr(), da1.data_ptr(), grad_w1.data_ptr(),
-                    grad_w2_t.data_ptr(), _address(grad_b1), _address(grad_b2),
+    grad_w1, grad_w2 = torch.empty_like(w1), torch.empty_like(w2)
+    grad_b1 = w1.new_empty(r) if has_bias[0] else None
+    grad_b2 = w2.new_empty(c) if has_bias[1] else None
+    scratch = x.new_empty(n * (c + r))  # d a2 (N, C), then d a1 (N, R)
+    da2, da1 = _offsets(scratch, n * c)
+    z, s, h = _offsets(stats, n * c, n * c)
+    lib.se_backward(grad.data_ptr(), out.data_ptr(), x.data_ptr(), z, h, s, w1.data_ptr(),
+                    w2.data_ptr(), grad_shortcut.data_ptr(), grad_x.data_ptr(), da2, da1,
+                    grad_w1.data_ptr(), grad_w2.data_ptr(), _address(grad_b1), _address(grad_b2),
                     n, height * width, c, r, torch.get_num_threads())  # fmt: skip
-    return grad_x, grad_shortcut, grad_w1, grad_b1, grad_w2_t.t(), grad_b2
+    return grad_x, grad_shortcut, grad_w1, grad_b1, grad_w2, grad_b2
+
+
+def _offsets(buffer: torch.Tensor, *sizes: int) -> list[int]:
+    """Addresses of consecutive parts of ``buffer``: its start, then after each of ``sizes`` elements."""
+    address, step, addresses = buffer.data_ptr(), buffer.element_size(), [buffer.data_ptr()]
+    for size in sizes:
+        address += size * step
+        addresses.append(address)
+    return addresses

@@ -64,7 +64,7 @@ void se_forward(const REAL *restrict x, const REAL *restrict shortcut,
  * d s = sum_p g_pre * x, back through the sigmoid, W2, the ReLU and W1 to
  * d z, and d x = g_pre * s + d z / P. The weights' gradients sum over the
  * samples in a fixed order after that loop: d W1 = d a1^T z (R, C) and
- * d W2, written transposed as d a2^T h laid out (R, C). da2 (N, C) and
+ * d W2 = d a2^T h (C, R). da2 (N, C) and
  * da1 (N, R) are scratch; gb1 and gb2 may be NULL (no bias). */
 void se_backward(const REAL *restrict g, const REAL *restrict out,
                  const REAL *restrict x, const REAL *restrict z,
@@ -72,50 +72,56 @@ void se_backward(const REAL *restrict g, const REAL *restrict out,
                  const REAL *restrict w1, const REAL *restrict w2,
                  REAL *restrict grad_shortcut, REAL *restrict grad_x,
                  REAL *restrict da2, REAL *restrict da1,
-                 REAL *restrict gw1, REAL *restrict gw2_t,
+                 REAL *restrict gw1, REAL *restrict gw2,
                  REAL *restrict gb1, REAL *restrict gb2,
                  int64_t N, int64_t P, int64_t C, int64_t R, int threads) {
     const REAL inverse_area = (REAL)1 / (REAL)P;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t n = 0; n < N; n++) {
-        const REAL *restrict gn = g + n * P * C, *restrict on = out + n * P * C;
-        const REAL *restrict xn = x + n * P * C, *restrict sn = s + n * C;
-        REAL *restrict pre = grad_shortcut + n * P * C, *restrict gxn = grad_x + n * P * C;
-        REAL *restrict d2 = da2 + n * C, *restrict d1 = da1 + n * R;
-        REAL dz[C > 0 ? C : 1];
-        /* through the ReLU, and d s in the same pass */
-        for (int64_t c = 0; c < C; c++) d2[c] = 0;
-        for (int64_t p = 0; p < P; p++)
-            for (int64_t c = 0; c < C; c++) {
-                const REAL v = on[p * C + c] > 0 ? gn[p * C + c] : 0;
-                pre[p * C + c] = v;
-                d2[c] += v * xn[p * C + c];
-            }
-        /* through the sigmoid, W2, the ReLU and W1 */
-        for (int64_t c = 0; c < C; c++) d2[c] *= sn[c] * (1 - sn[c]);
-        for (int64_t k = 0; k < R; k++) d1[k] = 0;
-        for (int64_t c = 0; c < C; c++)  /* row by row of W2: contiguous */
-            for (int64_t k = 0; k < R; k++) d1[k] += w2[c * R + k] * d2[c];
-        for (int64_t k = 0; k < R; k++) d1[k] = h[n * R + k] > 0 ? d1[k] : 0;
-        for (int64_t c = 0; c < C; c++) dz[c] = 0;
-        for (int64_t k = 0; k < R; k++)
-            for (int64_t c = 0; c < C; c++) dz[c] += w1[k * C + c] * d1[k];
-        /* d x: the scale's share and the squeeze's, one pass from the cache */
-        for (int64_t c = 0; c < C; c++) dz[c] *= inverse_area;
-        for (int64_t p = 0; p < P; p++)
-            for (int64_t c = 0; c < C; c++) gxn[p * C + c] = pre[p * C + c] * sn[c] + dz[c];
-    }
-    /* each thread owns rows k of both weight gradients and sums them over n in order */
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t k = 0; k < R; k++) {
-        REAL *restrict row1 = gw1 + k * C, *restrict row2 = gw2_t + k * C;
-        for (int64_t c = 0; c < C; c++) row1[c] = row2[c] = 0;
+#pragma omp parallel num_threads(threads)
+    {
+#pragma omp for schedule(static)
         for (int64_t n = 0; n < N; n++) {
-            const REAL a1 = da1[n * R + k], hk = h[n * R + k];
-            for (int64_t c = 0; c < C; c++) {
-                row1[c] += a1 * z[n * C + c];
-                row2[c] += hk * da2[n * C + c];
-            }
+            const REAL *restrict gn = g + n * P * C, *restrict on = out + n * P * C;
+            const REAL *restrict xn = x + n * P * C, *restrict sn = s + n * C;
+            REAL *restrict pre = grad_shortcut + n * P * C, *restrict gxn = grad_x + n * P * C;
+            REAL *restrict d2 = da2 + n * C, *restrict d1 = da1 + n * R;
+            REAL dz[C > 0 ? C : 1];
+            /* through the ReLU, and d s in the same pass */
+            for (int64_t c = 0; c < C; c++) d2[c] = 0;
+            for (int64_t p = 0; p < P; p++)
+                for (int64_t c = 0; c < C; c++) {
+                    const REAL v = on[p * C + c] > 0 ? gn[p * C + c] : 0;
+                    pre[p * C + c] = v;
+                    d2[c] += v * xn[p * C + c];
+                }
+            /* through the sigmoid, W2 (row by row: contiguous), the ReLU and W1 */
+            for (int64_t c = 0; c < C; c++) d2[c] *= sn[c] * (1 - sn[c]);
+            for (int64_t k = 0; k < R; k++) d1[k] = 0;
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t k = 0; k < R; k++) d1[k] += w2[c * R + k] * d2[c];
+            for (int64_t k = 0; k < R; k++) d1[k] = h[n * R + k] > 0 ? d1[k] : 0;
+            for (int64_t c = 0; c < C; c++) dz[c] = 0;
+            for (int64_t k = 0; k < R; k++)
+                for (int64_t c = 0; c < C; c++) dz[c] += w1[k * C + c] * d1[k];
+            /* d x: the scale's share and the squeeze's, one pass from the cache */
+            for (int64_t c = 0; c < C; c++) dz[c] *= inverse_area;
+            for (int64_t p = 0; p < P; p++)
+                for (int64_t c = 0; c < C; c++) gxn[p * C + c] = pre[p * C + c] * sn[c] + dz[c];
+        }
+        /* the weights' gradients, once every sample is done (the loop above ends
+           in a barrier): each thread owns whole rows, summed over samples in order */
+#pragma omp for schedule(static) nowait
+        for (int64_t k = 0; k < R; k++) {
+            REAL *restrict row = gw1 + k * C;
+            for (int64_t c = 0; c < C; c++) row[c] = 0;
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t c = 0; c < C; c++) row[c] += da1[n * R + k] * z[n * C + c];
+        }
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; c++) {
+            REAL *restrict row = gw2 + c * R;
+            for (int64_t k = 0; k < R; k++) row[k] = 0;
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t k = 0; k < R; k++) row[k] += da2[n * C + c] * h[n * R + k];
         }
     }
     if (gb1) {
