@@ -1,6 +1,6 @@
 """What SE costs on a CPU: SE-ResNet step time over ResNet step time, paired round by round.
 
-    python benchmarks/cpu_se_overhead.py            # the book's two networks, 15 rounds
+    python benchmarks/cpu_se_overhead.py            # the book's two networks, 61 and 15 rounds
     python benchmarks/cpu_se_overhead.py --smoke    # the logic in seconds
 
 For the brief network (ResNet-8) and the full one (ResNet-20, four times as
@@ -98,13 +98,18 @@ def paired_ratios(setups: dict[str, tuple], dtype, rounds: int, steps: int) -> d
 
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_argument("--rounds", type=int, default=15)
+    cli.add_argument("--rounds", type=int, default=15, help="rounds for the full network")
+    cli.add_argument(
+        "--brief-rounds", type=int, default=61,
+        help="rounds for the brief network: its steps take milliseconds, and more rounds narrow its median",
+    )  # fmt: skip
     cli.add_argument("--steps", type=int, default=3, help="timed steps per variant and round")
     cli.add_argument("--batch", type=int, default=128)
     cli.add_argument("--smoke", action="store_true", help="two rounds of one step, batch 16")
     cli.add_argument("--out", type=Path, default=RESULTS / "cpu_se_overhead.json")
     args = cli.parse_args()
     rounds, steps, batch = (2, 1, 16) if args.smoke else (args.rounds, args.steps, args.batch)
+    rounds_of = {"brief": 2 if args.smoke else args.brief_rounds, "full": rounds}
     reuse_freed_memory()  # as fit trains
     fit_precision = choose_precision("cpu")
     # float32 (what fit trains in on a CPU), and bfloat16 autocast where the CPU has its instructions.
@@ -116,14 +121,14 @@ def main() -> None:
             name = f"{budget} network ({BUDGETS[budget].depth} layers, width {BUDGETS[budget].width}), {dtype_name}"
             # The kernel is built for float32 and float64 maps; under bfloat16 it would be variant 2 again.
             chosen = {k: v for k, v in setups.items() if dtype is None or k != VARIANTS[3]}
-            results[name] = paired_ratios(chosen, dtype, rounds, steps)
+            results[name] = paired_ratios(chosen, dtype, rounds_of[budget], steps)
             for variant, row in results[name].items():
                 print(
                     f"{name:<42} {variant:<54} {row['ms_per_step']:8.1f} ms/step  x{row['ratio_to_resnet']:.3f}"
                 )
     write_results(
         args.out, "cpu_se_overhead (SE over plain step time, paired rounds)", "cpu",
-        batch=batch, rounds=rounds, steps_per_round=steps, fit_precision=fit_precision.name,
+        batch=batch, rounds=rounds_of, steps_per_round=steps, fit_precision=fit_precision.name,
         compiled_kernel=cpu_kernel.unavailable(torch.float32) or "built and used",
         optimizer="SGD, foreach (make_optimizer)", configurations=results,
     )  # fmt: skip

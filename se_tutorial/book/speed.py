@@ -108,8 +108,14 @@ def se_overhead(overhead: Mapping) -> NotedTable:
             column: f"{variants[variant]['ratio_to_resnet']:.2f}x" if variant in variants else "-"
             for variant, column in columns.items()
         }
+    rounds = overhead["rounds"]  # one count, or one per network
+    counted = (
+        f"{rounds} rounds"
+        if isinstance(rounds, int)
+        else " and ".join(f"{count} rounds ({network})" for network, count in rounds.items())
+    )
     note = (
-        f"Median over {overhead['rounds']} rounds of each round's ratio to the ResNet's step, "
+        f"Median over {counted} of each round's ratio to the ResNet's step, "
         f"batch {overhead['batch']}; goal: {SE_OVERHEAD_GOAL:.2f}x or less; {measured_where(overhead)}."
     )
     return NotedTable(pd.DataFrame.from_dict(rows, orient="index").rename_axis("network"), note)
