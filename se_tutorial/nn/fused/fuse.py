@@ -115,7 +115,7 @@ def fuse_se(model: nn.Module, mode: bool | str = "auto") -> nn.Module:
     """Give every fusable block of ``model`` the fused SE tail, in place; returns ``model``.
 
     ``mode`` is ``"auto"`` (in eager mode: the Triton kernels for CUDA tensors,
-    :mod:`.cpu`'s one-function tail for CPU tensors; readable under
+    :mod:`.cpu`'s one-function tail for CPU tensors, compiled where it can be; readable under
     ``torch.compile`` and ``torch.fx``), ``True`` (always the fused operators: on a CPU their reference
     implementation, or Triton's interpreter with ``TRITON_INTERPRET=1``) or
     ``False`` (back to the readable blocks). Only each block's ``join`` changes;
