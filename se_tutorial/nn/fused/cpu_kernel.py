@@ -140,7 +140,7 @@ def _address(tensor: torch.Tensor | None) -> int | None:
 def forward(lib, x, shortcut, w1, b1, w2, b2) -> tuple[torch.Tensor, torch.Tensor]:
     """``relu(x * se(x) + shortcut)`` for channels-last ``(N, C, H, W)`` maps; returns it and the ``(N, 2C + R)`` statistics."""
     (n, c, height, width), r = x.shape, w1.shape[0]
-    out = torch.empty_like(x, memory_format=torch.channels_last)
+    out = torch.empty_like(x)  # channels-last, as x is
     stats = x.new_empty(n * (2 * c + r))  # z (N, C), s (N, C), h (N, R), one after another
     z, s, h = _offsets(stats, n * c, n * c)
     lib.se_forward(x.data_ptr(), shortcut.data_ptr(), w1.data_ptr(), _address(b1), w2.data_ptr(),

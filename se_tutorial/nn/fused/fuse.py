@@ -81,14 +81,14 @@ class FusedSETail:
 
     def __call__(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         # torch.fx traces the readable tail: the same computation, as ops a graph can hold.
-        readable = isinstance(out, torch.fx.Proxy) or not use_fused(self.mode, out)
+        if isinstance(out, torch.fx.Proxy) or not use_fused(self.mode, out):
+            return type(self.block).join(self.block, out, identity)
         se = self.block.attention
-        if not readable and self.mode == "auto" and out.device.type == "cpu":
+        if self.mode == "auto" and out.device.type == "cpu":
             # CPUs: the one-function tail, where the block is the paper's SE and nothing hooks it.
-            readable = not cpu.supported(se) or out.shape[1] != se.channels
-            if not readable:
+            # (This runs for every block at every step, so the cheap tests come first.)
+            if out.shape[1] == se.channels and cpu.supported(se):
                 return cpu.se_residual_cpu(se, out, identity)
-        if readable:
             return type(self.block).join(self.block, out, identity)
         return se_residual(se, out, identity)
 
