@@ -7,8 +7,9 @@
  * P = H*W pixels times C channels: element (n, p, c) is at (n*P + p)*C + c.
  * Each sample is squeezed, excited and scaled while its block is still in
  * the core's cache, and the samples are split between the OpenMP threads.
- * Built with -fopenmp against the libgomp that PyTorch itself loaded, these
- * threads are PyTorch's own, so the kernels never compete with its pool.
+ * Built with -fopenmp, the library asks for libgomp.so.1, which on Linux is
+ * the copy PyTorch has already loaded, so these threads are PyTorch's own and
+ * never compete with its pool (cpu_kernel.py checks, and declines otherwise).
  * The order of every sum is fixed per sample, so the result does not depend
  * on the number of threads.
  */
