@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..utils import checks
+from .fused import cpu_kernel
 from .se_block import SEBlock, reduced_channels
 
 
@@ -30,7 +31,8 @@ def count_flops(model: nn.Module, example_input: torch.Tensor | Sequence[int]) -
     """FLOPs of one forward pass on ``example_input`` (a tensor or a shape).
 
     The model runs in eval mode without gradients, so batch-norm statistics
-    are left untouched; its training flag is restored afterwards.
+    are left untouched; its training flag is restored afterwards. A model
+    whose SE tails are fused counts as its readable twin does.
     """
     if not isinstance(example_input, torch.Tensor):
         shape = [checks.positive_int("example_input shape", int(d)) for d in example_input]
@@ -44,7 +46,9 @@ def count_flops(model: nn.Module, example_input: torch.Tensor | Sequence[int]) -
     model.eval()
     try:
         counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
+        # The compiled SE kernel multiplies in C, out of the counter's sight: count a fused
+        # model's SE tails as the PyTorch operations that compute the same.
+        with torch.no_grad(), cpu_kernel.disabled(), counter:
             model(example_input)
     finally:
         model.train(was_training)

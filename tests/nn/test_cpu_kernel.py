@@ -160,3 +160,18 @@ def test_a_build_lands_whole_and_is_reused(monkeypatch, tmp_path):
 
     monkeypatch.setattr(cpu_kernel.subprocess, "run", version_only)
     assert cpu_kernel._build(torch.float32) == first
+
+
+@needs_kernel
+def test_a_fused_network_counts_the_flops_of_its_readable_twin(monkeypatch):
+    """The kernel's products happen in C, where torch's FLOP counter cannot see them; count_flops still counts them."""
+    from se_tutorial import count_flops
+
+    calls = counted_kernel_calls(monkeypatch)
+    readable = cifar_resnet(8, in_channels=1, attention="se", seed=0).to(memory_format=CL)
+    fused = fuse_se(copy.deepcopy(readable))
+    plain = cifar_resnet(8, in_channels=1, seed=0).to(memory_format=CL)
+    flops = [count_flops(model, (1, 1, 28, 28)) for model in (readable, fused, plain)]
+    assert flops[0] == flops[1] > flops[2] and not calls  # counted as PyTorch operations
+    fused(torch.randn(1, 1, 28, 28).contiguous(memory_format=CL))
+    assert calls  # outside count_flops the kernel runs again
