@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from se_tutorial import count_parameters, resnet50, se_resnet50
+from se_tutorial.book import speed
 from se_tutorial.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +63,14 @@ def _precision_benchmark(model, key):
     return summary[model][key]
 
 
+def _se_overhead(variant):
+    """SE's brief float32 step over the plain one for ``variant``, from chapter 4's results file."""
+    configurations = json.loads((ROOT / "benchmarks/results/cpu_se_overhead.json").read_text())[
+        "configurations"
+    ]
+    return round(configurations["brief network (8 layers, width 1), float32"][variant]["ratio_to_resnet"], 2)
+
+
 #: Numbers the prose derives without printing them, recomputed from the package.
 CHECKED = {
     ("02_se_block", "10,059,776"): lambda: (
@@ -75,6 +84,9 @@ CHECKED = {
     ),
     ("05_evidence", "0.5"): lambda: torch.sigmoid(torch.tensor(0.0)).item(),
     ("06_ablations", "0.5"): lambda: torch.sigmoid(torch.tensor(0.0)).item(),
+    ("07_after_se", "1.13"): lambda: _se_overhead("SE-ResNet, readable tail"),
+    ("07_after_se", "1.07"): lambda: _se_overhead("SE-ResNet, tail as one compiled kernel"),
+    ("07_after_se", "1.05"): lambda: speed.SE_OVERHEAD_GOAL,
     ("04_training", "0.9"): lambda: _train_config_default("momentum"),
     ("04_training", "0.09"): lambda: -_precision_benchmark("ResNet", "bfloat16_minus_float32_points"),
     ("04_training", "0.10"): lambda: -_precision_benchmark("SE-ResNet", "bfloat16_minus_float32_points"),
