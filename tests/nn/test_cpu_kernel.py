@@ -8,7 +8,9 @@ machine without a compiler skips only the tests that need the kernel; the
 fallback is tested everywhere.
 """
 
+import contextlib
 import copy
+import re
 
 import pytest
 import torch
@@ -49,7 +51,7 @@ def counted_kernel_calls(monkeypatch):
 
 @needs_kernel
 @pytest.mark.parametrize("bias", [False, True])
-@pytest.mark.parametrize("shape", [(3, 6, 4, 5), (2, 1, 3, 3), (2, 5, 1, 1)])
+@pytest.mark.parametrize("shape", [(3, 6, 4, 5), (2, 1, 3, 3), (2, 5, 1, 1), (2, 16, 3, 2)])
 def test_kernel_passes_gradcheck_in_float64(shape, bias, monkeypatch):
     calls = counted_kernel_calls(monkeypatch)
     inputs = [
@@ -81,6 +83,31 @@ def test_kernel_equals_the_pytorch_operations_in_float32(shape, reduced, bias, m
         out.backward(grad)
         results.append([out, *(t.grad for t in inputs if t is not None)])
     assert len(calls) == 1 and results[0][0].is_contiguous(memory_format=CL)
+    for kernel, reference in zip(*results, strict=True):
+        torch.testing.assert_close(kernel, reference, rtol=1e-5, atol=1e-5)
+
+
+#: The channel counts that se_tail.c compiles a copy of its passes for (its FOR_CHANNELS).
+SPECIALISED_CHANNELS = [int(c) for c in re.findall(r"case (\d+): pass", cpu_kernel.SOURCE.read_text())]
+
+
+def test_the_kernel_source_names_its_specialised_channel_counts():
+    assert SPECIALISED_CHANNELS == [16, 32, 64, 128, 256]
+
+
+@needs_kernel
+@pytest.mark.parametrize("channels", [*SPECIALISED_CHANNELS, 24])
+def test_every_compiled_copy_equals_the_pytorch_operations(channels):
+    """Each channel count with its own copy in se_tail.c is code of its own: each is checked (24 takes the general one)."""
+    results = []
+    for use_kernel in (True, False):
+        inputs = [t.requires_grad_() for t in tail_inputs((6, channels, 5, 3), 4, torch.float32, bias=True)]
+        with contextlib.nullcontext() if use_kernel else cpu_kernel.disabled():
+            out = SEResidual.apply(*inputs)
+        out.backward(
+            torch.randn(out.shape, generator=torch.Generator().manual_seed(1)).contiguous(memory_format=CL)
+        )
+        results.append([out, *(t.grad for t in inputs)])
     for kernel, reference in zip(*results, strict=True):
         torch.testing.assert_close(kernel, reference, rtol=1e-5, atol=1e-5)
 

@@ -127,7 +127,7 @@ def _foreign_openmp() -> str | None:
 
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     pointer, size = ctypes.c_void_p, ctypes.c_int64
-    lib.se_forward.argtypes = [pointer] * 10 + [size] * 4 + [ctypes.c_int]
+    lib.se_forward.argtypes = [pointer] * 11 + [size] * 4 + [ctypes.c_int]
     lib.se_backward.argtypes = [pointer] * 16 + [size] * 4 + [ctypes.c_int]
     lib.se_forward.restype = lib.se_backward.restype = None
     return lib
@@ -138,13 +138,17 @@ def _address(tensor: torch.Tensor | None) -> int | None:
 
 
 def forward(lib, x, shortcut, w1, b1, w2, b2) -> tuple[torch.Tensor, torch.Tensor]:
-    """``relu(x * se(x) + shortcut)`` for channels-last ``(N, C, H, W)`` maps; returns it and the ``(N, 2C + R)`` statistics."""
+    """``relu(x * se(x) + shortcut)`` for channels-last ``(N, C, H, W)`` maps; returns it and the statistics.
+
+    The statistics are what :func:`backward` needs, in one buffer: z and s
+    ``(N, C)``, h ``(N, R)`` and W2 transposed ``(R, C)``.
+    """
     (n, c, height, width), r = x.shape, w1.shape[0]
     out = torch.empty_like(x)  # channels-last, as x is
-    stats = x.new_empty(n * (2 * c + r))  # z (N, C), s (N, C), h (N, R), one after another
-    z, s, h = _offsets(stats, n * c, n * c)
+    stats = x.new_empty(n * (2 * c + r) + r * c)
+    z, s, h, w2t = _offsets(stats, n * c, n * c, n * r)
     lib.se_forward(x.data_ptr(), shortcut.data_ptr(), w1.data_ptr(), _address(b1), w2.data_ptr(),
-                   _address(b2), out.data_ptr(), z, h, s, n, height * width, c, r,
+                   _address(b2), out.data_ptr(), z, h, s, w2t, n, height * width, c, r,
                    torch.get_num_threads())  # fmt: skip
     return out, stats
 
@@ -159,9 +163,9 @@ def backward(lib, grad, out, x, stats, w1, w2, has_bias: tuple[bool, bool]) -> t
     grad_b2 = w2.new_empty(c) if has_bias[1] else None
     scratch = x.new_empty(n * (c + r))  # d a2 (N, C), then d a1 (N, R)
     da2, da1 = _offsets(scratch, n * c)
-    z, s, h = _offsets(stats, n * c, n * c)
-    lib.se_backward(grad.data_ptr(), out.data_ptr(), x.data_ptr(), z, h, s, w1.data_ptr(),
-                    w2.data_ptr(), grad_shortcut.data_ptr(), grad_x.data_ptr(), da2, da1,
+    z, s, h, w2t = _offsets(stats, n * c, n * c, n * r)
+    lib.se_backward(grad.data_ptr(), out.data_ptr(), x.data_ptr(), z, h, s, w1.data_ptr(), w2t,
+                    grad_shortcut.data_ptr(), grad_x.data_ptr(), da2, da1,
                     grad_w1.data_ptr(), grad_w2.data_ptr(), _address(grad_b1), _address(grad_b2),
                     n, height * width, c, r, torch.get_num_threads())  # fmt: skip
     return grad_x, grad_shortcut, grad_w1, grad_b1, grad_w2, grad_b2
