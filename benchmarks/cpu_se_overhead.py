@@ -1,21 +1,23 @@
-"""What SE costs on a CPU: SE-ResNet step time over ResNet step time, paired round by round.
+"""What SE costs on a CPU: SE-ResNet step time over ResNet step time, paired step by step.
 
-    python benchmarks/cpu_se_overhead.py            # the book's two networks, 61 and 15 rounds
+    python benchmarks/cpu_se_overhead.py            # the book's two networks, 401 and 31 rounds
     python benchmarks/cpu_se_overhead.py --smoke    # the logic in seconds
 
 For the brief network (ResNet-8) and the full one (ResNet-20, four times as
-wide), each round trains ``--steps`` SGD steps of the plain network and of
-the SE network three ways: with its readable tail; with the tail as one
-autograd function computed by PyTorch operations (``fuse_se`` with the kernel
-turned off, :mod:`se_tutorial.nn.fused.cpu`); and with the tail as the
-compiled kernel (:mod:`se_tutorial.nn.fused.cpu_kernel`, float32 only; what
-``fit`` trains with on a CPU in float32). The variants run one after another
-on the same random batch. Each round gives a ratio to the plain network's
-time in that same round, so a slow spell of the machine, which hits all
-variants alike, cancels; the result is the median ratio over rounds, with
-the middle half of the rounds' ratios beside it. In float32, as ``fit``
-trains on a CPU, and in bfloat16 autocast where the CPU has its instructions.
-Results go to benchmarks/results/cpu_se_overhead.json.
+wide), each round trains one SGD step of the plain network and of the SE
+network three ways: with its readable tail; with the tail as one autograd
+function computed by PyTorch operations (``fuse_se`` with the kernel turned
+off, :mod:`se_tutorial.nn.fused.cpu`); and with the tail as the compiled
+kernel (:mod:`se_tutorial.nn.fused.cpu_kernel`, float32 only; what ``fit``
+trains with on a CPU in float32). The variants train on the same random
+batch, one step each in turns, in the listed order and then reversed
+(``results_record.alternating_runs``). Each round gives a ratio to the plain
+network's step in that same round, taken milliseconds apart, so a slow spell
+of the machine, which hits neighbouring steps alike, cancels; the result is
+the median ratio over rounds with a 95% bootstrap interval for it
+(``results_record.median_ratio``). In float32, as ``fit`` trains on a CPU,
+and in bfloat16 autocast where the CPU has its instructions. Results go to
+benchmarks/results/cpu_se_overhead.json.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ import argparse
 import contextlib
 import copy
 import statistics
-import time
+from functools import partial
 from pathlib import Path
 
 import torch
 from cpu_levers import training_step
-from results_record import write_results
+from results_record import alternating_runs, median_ratio, write_results
 
 from se_tutorial.nn.fused import cpu_kernel, fuse_se
 from se_tutorial.training import BUDGETS, TrainConfig, choose_precision, make_optimizer
@@ -70,46 +72,42 @@ def tail_mode(name: str):
     return cpu_kernel.disabled() if name == PYTORCH_OPERATIONS else contextlib.nullcontext()
 
 
-def paired_ratios(setups: dict[str, tuple], dtype, rounds: int, steps: int) -> dict[str, dict]:
-    """Each variant's step time and its ratio to the plain network's, round by round."""
+def step_ratios(setups: dict[str, tuple], dtype, rounds: int) -> dict[str, dict]:
+    """Each variant's median step time and its median ratio to the plain network's, round by round."""
     for name, setup in setups.items():
         with tail_mode(name):
             for _ in range(2):  # warm-up: allocations, oneDNN's kernel choice, the kernel's build
                 training_step(*setup, dtype)
-    seconds: dict[str, list[float]] = {name: [] for name in setups}
-    for _ in range(rounds):
-        for name, setup in setups.items():
-            with tail_mode(name):
-                start = time.perf_counter()
-                for _ in range(steps):
-                    training_step(*setup, dtype)
-                seconds[name].append((time.perf_counter() - start) / steps)
+
+    def one_step(name: str) -> None:
+        with tail_mode(name):
+            training_step(*setups[name], dtype)
+
+    seconds = alternating_runs({name: partial(one_step, name) for name in setups}, rounds)
     rows = {}
     for name, times in seconds.items():
-        ratios = sorted(t / p for t, p in zip(times, seconds[VARIANTS[0]], strict=True))
-        quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+        ratio = median_ratio(times, seconds[VARIANTS[0]])
         rows[name] = {
             "ms_per_step": round(1000 * statistics.median(times), 2),
-            "ratio_to_resnet": round(statistics.median(ratios), 3),
-            "middle_half_of_rounds": [round(quartiles[0], 3), round(quartiles[2], 3)],
+            "ratio_to_resnet": round(ratio["median"], 3),
+            "interval_95": [round(bound, 3) for bound in ratio["interval"]],
         }
     return rows
 
 
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_argument("--rounds", type=int, default=15, help="rounds for the full network")
+    cli.add_argument("--rounds", type=int, default=31, help="rounds for the full network (seconds a step)")
     cli.add_argument(
-        "--brief-rounds", type=int, default=61,
+        "--brief-rounds", type=int, default=401,
         help="rounds for the brief network: its steps take milliseconds, and more rounds narrow its median",
     )  # fmt: skip
-    cli.add_argument("--steps", type=int, default=3, help="timed steps per variant and round")
     cli.add_argument("--batch", type=int, default=128)
-    cli.add_argument("--smoke", action="store_true", help="two rounds of one step, batch 16")
+    cli.add_argument("--smoke", action="store_true", help="three rounds, batch 16")
     cli.add_argument("--out", type=Path, default=RESULTS / "cpu_se_overhead.json")
     args = cli.parse_args()
-    rounds, steps, batch = (2, 1, 16) if args.smoke else (args.rounds, args.steps, args.batch)
-    rounds_of = {"brief": 2 if args.smoke else args.brief_rounds, "full": rounds}
+    batch = 16 if args.smoke else args.batch
+    rounds_of = {"brief": 3, "full": 3} if args.smoke else {"brief": args.brief_rounds, "full": args.rounds}
     reuse_freed_memory()  # as fit trains
     fit_precision = choose_precision("cpu")
     # float32 (what fit trains in on a CPU), and bfloat16 autocast where the CPU has its instructions.
@@ -121,14 +119,14 @@ def main() -> None:
             name = f"{budget} network ({BUDGETS[budget].depth} layers, width {BUDGETS[budget].width}), {dtype_name}"
             # The kernel is built for float32 and float64 maps; under bfloat16 it would be variant 2 again.
             chosen = {k: v for k, v in setups.items() if dtype is None or k != VARIANTS[3]}
-            results[name] = paired_ratios(chosen, dtype, rounds_of[budget], steps)
+            results[name] = step_ratios(chosen, dtype, rounds_of[budget])
             for variant, row in results[name].items():
-                print(
-                    f"{name:<42} {variant:<54} {row['ms_per_step']:8.1f} ms/step  x{row['ratio_to_resnet']:.3f}"
-                )
+                low, high = row["interval_95"]
+                print(f"{name:<42} {variant:<54} {row['ms_per_step']:8.1f} ms/step  "
+                      f"x{row['ratio_to_resnet']:.3f} [{low:.3f}, {high:.3f}]")  # fmt: skip
     write_results(
-        args.out, "cpu_se_overhead (SE over plain step time, paired rounds)", "cpu",
-        batch=batch, rounds=rounds_of, steps_per_round=steps, fit_precision=fit_precision.name,
+        args.out, "cpu_se_overhead (SE over plain step time, paired step by step)", "cpu",
+        batch=batch, rounds=rounds_of, steps_per_round=1, fit_precision=fit_precision.name,
         compiled_kernel=cpu_kernel.unavailable(torch.float32) or "built and used",
         optimizer="SGD, foreach (make_optimizer)", configurations=results,
     )  # fmt: skip

@@ -8,7 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
+from scipy import stats
 
 from se_tutorial.utils.files import atomic_write_text
 from se_tutorial.utils.provenance import git_commit, provenance
@@ -73,3 +75,41 @@ def paired_ratios(per_round: dict[str, list[float]], numerator: str, denominator
     """The median over rounds of ``numerator``'s time over ``denominator``'s in the same round."""
     pairs = zip(per_round[numerator], per_round[denominator], strict=True)
     return statistics.median(a / b for a, b in pairs)
+
+
+def alternating_runs(runs: dict[str, Callable[[], None]], rounds: int) -> dict[str, list[float]]:
+    """Each run's time in every round, one call each, in turns: in the listed order, then reversed.
+
+    Calls of one round follow each other within milliseconds, so their ratios
+    (:func:`median_ratio`) cancel the slow spells of a shared machine, which
+    last longer than that; reversing the order every other round gives no run
+    the same place in every round (after the same neighbour, with the same
+    caches).
+    """
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    order = list(runs)
+    for round_ in range(rounds):
+        for name in order if round_ % 2 == 0 else order[::-1]:
+            start = time.perf_counter()
+            runs[name]()
+            seconds[name].append(time.perf_counter() - start)
+    return seconds
+
+
+def median_ratio(numerator: list[float], denominator: list[float], confidence: float = 0.95) -> dict:
+    """The median of the rounds' ratios ``numerator / denominator``, with a bootstrap interval for it.
+
+    The interval is the percentile bootstrap's (``scipy.stats.bootstrap``,
+    resampling the rounds, a fixed seed so that a file can be checked again);
+    with fewer than three rounds it is the ratios' range.
+    """
+    ratios = np.asarray(numerator) / np.asarray(denominator)
+    if len(ratios) < 3:
+        low, high = float(ratios.min()), float(ratios.max())
+    else:
+        interval = stats.bootstrap(
+            (ratios,), np.median, confidence_level=confidence, method="percentile",
+            n_resamples=4000, random_state=np.random.default_rng(0),
+        ).confidence_interval  # fmt: skip
+        low, high = float(interval.low), float(interval.high)
+    return {"median": float(np.median(ratios)), "interval": [low, high], "confidence": confidence}

@@ -91,8 +91,9 @@ def test_the_se_overhead_benchmark_pairs_each_round_with_the_plain_network(tmp_p
         tails = ["SE-ResNet, readable tail", "SE-ResNet, tail as one function of PyTorch operations"]
         assert list(variants) == ["ResNet", *tails, *(kernel if name.endswith("float32") else [])]
         assert variants["ResNet"]["ratio_to_resnet"] == 1.0
+        assert variants["ResNet"]["interval_95"] == [1.0, 1.0]
         for row in variants.values():
-            low, high = row["middle_half_of_rounds"]
+            low, high = row["interval_95"]
             assert row["ms_per_step"] > 0 and low <= row["ratio_to_resnet"] <= high
 
 

@@ -94,8 +94,9 @@ def recipe_table(recipe: Mapping) -> NotedTable:
 def se_overhead(overhead: Mapping) -> NotedTable:
     """The SE-ResNet's training step over the ResNet's, per network and precision, for each way of computing the tail.
 
-    A dash marks a variant the benchmark did not run there: the compiled
-    kernel is built for float32 maps, not bfloat16 ones.
+    Each cell is the median of the rounds' ratios and its 95% interval. A dash
+    marks a variant the benchmark did not run there: the compiled kernel is
+    built for float32 maps, not bfloat16 ones.
     """
     columns = {
         "SE-ResNet, readable tail": "readable",
@@ -105,7 +106,7 @@ def se_overhead(overhead: Mapping) -> NotedTable:
     rows = {}
     for name, variants in overhead["configurations"].items():
         rows[_network_label(name)] = {
-            column: f"{variants[variant]['ratio_to_resnet']:.2f}x" if variant in variants else "-"
+            column: _ratio_cell(variants[variant]) if variant in variants else "-"
             for variant, column in columns.items()
         }
     rounds = overhead["rounds"]  # one count, or one per network
@@ -115,10 +116,17 @@ def se_overhead(overhead: Mapping) -> NotedTable:
         else " and ".join(f"{count} rounds ({network})" for network, count in rounds.items())
     )
     note = (
-        f"Median over {counted} of each round's ratio to the ResNet's step, "
-        f"batch {overhead['batch']}; goal: {SE_OVERHEAD_GOAL:.2f}x or less; {measured_where(overhead)}."
+        f"Median over {counted} of each round's ratio to the ResNet's step, one step of each network a "
+        f"round, taken in turns; in brackets its 95% bootstrap interval; batch {overhead['batch']}; "
+        f"goal: {SE_OVERHEAD_GOAL:.2f}x or less; {measured_where(overhead)}."
     )
     return NotedTable(pd.DataFrame.from_dict(rows, orient="index").rename_axis("network"), note)
+
+
+def _ratio_cell(row: Mapping) -> str:
+    """``"1.02x [1.01, 1.03]"``: a ratio to the ResNet's step and its interval."""
+    low, high = row["interval_95"]
+    return f"{row['ratio_to_resnet']:.2f}x [{low:.2f}, {high:.2f}]"
 
 
 def _network_label(name: str) -> str:

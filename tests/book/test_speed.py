@@ -82,17 +82,19 @@ def test_the_se_overhead_table_gives_each_networks_ratio_to_the_plain_step():
         **WHERE, "rounds": {"brief": 61, "full": 15}, "batch": 128,
         "configurations": {
             f"brief network (8 layers, width 1), {dtype}": {
-                name: {"ratio_to_resnet": ratio, "ms_per_step": 1.0} for name, ratio in ratios.items()}
+                name: {"ratio_to_resnet": ratio, "interval_95": [ratio - 0.011, ratio + 0.02], "ms_per_step": 1.0}
+                for name, ratio in ratios.items()}
             for dtype, ratios in (("float32", float32), ("bfloat16", bfloat16))},
     }  # fmt: skip
     shown = speed.se_overhead(overhead)
     assert shown.table.loc["brief: ResNet-8, float32"].to_dict() == {
-        "readable": "1.11x", "one function": "1.13x", "compiled kernel": "1.04x",
+        "readable": "1.11x [1.10, 1.13]", "one function": "1.13x [1.12, 1.15]",
+        "compiled kernel": "1.04x [1.03, 1.06]",
     }  # fmt: skip
     assert shown.table.loc["brief: ResNet-8, bfloat16"].to_dict() == {
-        "readable": "1.18x", "one function": "1.07x", "compiled kernel": "-",
+        "readable": "1.18x [1.17, 1.20]", "one function": "1.07x [1.06, 1.09]", "compiled kernel": "-",
     }  # fmt: skip
     assert "Median over 61 rounds (brief) and 15 rounds (full) of each round's ratio" in shown.note
-    assert "batch 128; goal: 1.05x or less" in shown.note
+    assert "in brackets its 95% bootstrap interval; batch 128; goal: 1.05x or less" in shown.note
     assert "Median over 15 rounds of" in speed.se_overhead({**overhead, "rounds": 15}).note
     assert speed._network_label("full network (20 layers, width 4), float32") == "full: ResNet-20 x4, float32"
