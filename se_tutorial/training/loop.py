@@ -138,10 +138,11 @@ def ready_for_training(model: nn.Module, device: torch.device, precision: Precis
     cores on GPUs. On a CPU each SE tail becomes one autograd function
     (:func:`~se_tutorial.nn.fused.fuse_se`): in float32 the compiled kernel of
     :mod:`~se_tutorial.nn.fused.cpu_kernel`, and under bfloat16 autocast the
-    same equations as PyTorch operations; either cuts SE's extra step time by
-    half or more (``benchmarks/results/cpu_se_overhead.json``). Where the
-    kernel cannot be built, a float32 model keeps its readable tail, which is
-    then the faster.
+    same equations as PyTorch operations; each is faster than the readable
+    tail (``benchmarks/results/cpu_se_overhead.json``; bfloat16 rows need a
+    CPU with bfloat16 instructions, and the file as measured at commit
+    fcc4066 on an Intel Xeon has them). Where the kernel cannot be built, a
+    float32 model keeps its readable tail, which is then the faster.
     """
     model.to(device, memory_format=torch.channels_last)
     if device.type == "cpu" and (precision.dtype == torch.bfloat16 or cpu_kernel.library(torch.float32)):

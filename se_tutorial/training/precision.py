@@ -12,8 +12,10 @@ AMX, read from the CPU by :func:`~se_tutorial.utils.provenance.cpu_bfloat16`,
 not assumed), ``TrainConfig(precision="bfloat16")`` is an option: it makes the
 `full` network's step 1.8 times as fast, but the `brief` network's hardly at
 all, and over three seeds of the `brief` budget it ended about 0.1 points below
-float32 (``benchmarks/results/cpu_levers.json``, ``cpu_se_overhead.json`` and
-``cpu_precision.json``), so it is not the default.
+float32 (``benchmarks/results/cpu_precision.json``, and the bfloat16 rows of
+``cpu_levers.json`` and ``cpu_se_overhead.json`` as measured at commits
+667d4cb and fcc4066 on an Intel Xeon, which has the instructions), so it is
+not the default.
 
 >>> print(choose_precision("cpu", "float32"))
 float32 (autocast off): float32 was asked for.

@@ -4,8 +4,9 @@ On the book's small maps (128 x 16 x 14 x 14 and less) SE's cost on a CPU is
 not its arithmetic but the dozen PyTorch operations it takes, each a pass
 over the map with its own dispatch. ``se_tail.c`` does the squeeze, the
 excitation, the scale, the shortcut and the ReLU in one pass per sample (and
-the backward in one more), which halves SE's extra step time on the book's
-brief network (``benchmarks/results/cpu_se_overhead.json``).
+the backward in one more), which removes most of SE's extra step time on the
+book's brief network (``benchmarks/results/cpu_se_overhead.json`` measures how
+much).
 
 The C file is compiled with the system's C compiler (``$CC``, else ``cc``)
 into :func:`~se_tutorial.utils.files.cache_dir`, once per dtype (float32 and
