@@ -8,13 +8,14 @@ Each variant of the sweeps named (by default those of
 ``se_tutorial.studies.STUDIES``), with the plain ResNet and standard SE, is
 built as the sweep builds it, and trained as ``fit`` trains it on
 this device (its precision, channels-last; on a CPU, freed memory kept, and
-standard SE's tail fused under bfloat16). Step times are taken round-robin: in
-every round each model trains ``--steps`` steps on the same real batches, so
-a slow spell of a shared machine hits all of them alike; each model's time is
-the median over rounds of its median step, and is reported as a ratio to
-standard SE and, round by round, to the plain ResNet (the median of the
-rounds' ratios). Results go to benchmarks/results/<ablation|attention>_cost_<cpu|cuda>.json
-with provenance.
+standard SE's tail fused, as ``fit`` fuses it). Step times are taken in turns:
+in every round each model trains one step on the next real batch, in the
+listed order and then reversed (``results_record.alternating_runs``), so a
+slow spell of a shared machine hits neighbouring steps alike. Each model's
+time is the median of its steps; its cost is the median of the rounds'
+ratios to the plain ResNet's step, with a 95% bootstrap interval, and to
+standard SE's (``results_record.median_ratio``). Results go to
+benchmarks/results/<ablation|attention>_cost_<cpu|cuda>.json with provenance.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import argparse
 import statistics
 from pathlib import Path
 
-from budget_times import step_seconds
-from results_record import write_results
+from budget_times import one_step_at_a_time
+from results_record import alternating_runs, median_ratio, write_results
 
 from se_tutorial import count_flops, count_parameters
 from se_tutorial.studies import STUDIES, SWEEPS
@@ -38,16 +39,15 @@ RESULTS = Path(__file__).parent / "results"
 
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_argument("--rounds", type=int, default=5)
-    cli.add_argument("--steps", type=int, default=10, help="timed steps per model and round")
-    cli.add_argument("--smoke", action="store_true", help="smoke budget, one round of one step")
+    cli.add_argument("--rounds", type=int, default=201, help="rounds of one step per model")
+    cli.add_argument("--smoke", action="store_true", help="smoke budget, three rounds")
     cli.add_argument(
         "--sweeps", nargs="+", choices=sorted(SWEEPS), default=list(STUDIES), metavar="SWEEP",
         help="the sweeps whose variants to time (default: the ablation studies)",
     )  # fmt: skip
     cli.add_argument("--out", type=Path, default=None)
     args = cli.parse_args()
-    rounds, steps = (1, 1) if args.smoke else (args.rounds, args.steps)
+    rounds = 3 if args.smoke else args.rounds
     budget = BUDGETS["smoke" if args.smoke else "brief"]
     device = default_device()
     data = prepare_data("fashion-mnist", budget=budget, device=device, seed=0)
@@ -78,27 +78,25 @@ def main() -> None:
     for model in models.values():
         ready_for_training(model, device, choose_precision(device))  # as fit trains it
 
-    medians: dict[str, list[float]] = {name: [] for name in models}
-    for round_ in range(rounds):
-        for name, model in models.items():
-            medians[name].append(statistics.median(step_seconds(model, data.train, steps)))
-        print(f"round {round_ + 1}/{rounds} done")
+    steps = {name: one_step_at_a_time(model, data.train) for name, model in models.items()}
+    for step in [*steps.values()] * 2:  # warm-up: allocations, oneDNN's kernel choice, the SE kernel's build
+        step()
+    seconds = alternating_runs(steps, rounds)
 
-    standard, plain = statistics.median(medians[":".join(STANDARD_SE)]), medians[":".join(PLAIN)]
+    standard, plain = seconds[":".join(STANDARD_SE)], seconds[":".join(PLAIN)]
     rows = {}
     for name, model in models.items():
-        seconds = statistics.median(medians[name])
+        vs_plain = median_ratio(seconds[name], plain)
         rows[name] = {
             "parameters": count_parameters(model),
             "flops": count_flops(model, (1, 1, 28, 28)),
-            "seconds_per_step": round(seconds, 5),
-            "time_vs_standard_se": round(seconds / standard, 3),
-            "time_vs_plain": round(
-                statistics.median(t / p for t, p in zip(medians[name], plain, strict=True)), 3
-            ),
+            "seconds_per_step": round(statistics.median(seconds[name]), 5),
+            "time_vs_standard_se": round(median_ratio(seconds[name], standard)["median"], 3),
+            "time_vs_plain": round(vs_plain["median"], 3),
+            "time_vs_plain_interval_95": [round(bound, 3) for bound in vs_plain["interval"]],
         }
         print(f"{name:<34}{rows[name]['parameters']:>9,}{rows[name]['flops'] / 1e6:>9.2f} MFLOPs"
-              f"{seconds * 1000:>9.1f} ms{rows[name]['time_vs_standard_se']:>7.2f}x")  # fmt: skip
+              f"{rows[name]['seconds_per_step'] * 1000:>9.1f} ms{rows[name]['time_vs_plain']:>7.2f}x plain")  # fmt: skip
 
     for name, same in aliases.items():
         if same in rows:
@@ -107,7 +105,7 @@ def main() -> None:
     out = args.out or RESULTS / f"{kind}_cost_{'cuda' if device.type == 'cuda' else 'cpu'}.json"
     write_results(
         out, f"{kind}_cost (step time per variant)", device, sweeps=args.sweeps,
-        budget=budget.name, batch_size=budget.batch_size, rounds=rounds, steps_per_round=steps,
+        budget=budget.name, batch_size=budget.batch_size, rounds=rounds, steps_per_round=1,
         variants=rows, not_built=skipped,
     )  # fmt: skip
 

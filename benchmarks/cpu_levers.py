@@ -18,11 +18,12 @@ restored within a process, that lever is measured apart, in child processes
 that train both networks as ``fit`` does, with and without it, in turns: time and
 page faults per step. Evaluating 10,000 test images is timed too, since a run evaluates after every epoch.
 
-Each rung trains ``--steps`` SGD steps per round on the same random batch,
-round after round in turns. A rung's time is the median over rounds of its
-median step; its speed-up over the rung before is the median over rounds of
-the two rungs' ratio within a round, which a slow spell of a shared machine,
-hitting both alike, leaves alone. The same run measures the CPU's arithmetic peak (a large matrix
+Each rung trains one SGD step per round on the same random batch, the rungs
+in turns, in the listed order and then reversed
+(``results_record.alternating_runs``). A rung's time is the median of its
+steps; its speed-up over the rung before is the median over rounds of the
+two rungs' ratio within a round, which a slow spell of a shared machine,
+hitting neighbouring steps alike, leaves alone. The same run measures the CPU's arithmetic peak (a large matrix
 product, float32 and bfloat16) and counts the FLOPs of one training step
 (``torch.utils.flop_counter``), so each rung's share of the peak is a ratio
 from one run. Results go to benchmarks/results/cpu_levers.json.
@@ -42,7 +43,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from results_record import interleaved_rounds, paired_ratios, write_results
+from results_record import alternating_runs, paired_ratios, write_results
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -182,17 +183,17 @@ def allocator_effect(batch: int, steps: int, rounds: int) -> dict:
 
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_argument("--rounds", type=int, default=21)
-    cli.add_argument("--steps", type=int, default=3, help="timed steps per rung and round")
+    cli.add_argument("--rounds", type=int, default=101, help="rounds of one step per rung")
+    cli.add_argument("--steps", type=int, default=40, help="steps of each allocator child")
     cli.add_argument("--batch", type=int, default=128)
-    cli.add_argument("--smoke", action="store_true", help="one round of one step, batch 32")
+    cli.add_argument("--smoke", action="store_true", help="three rounds, batch 32")
     cli.add_argument("--out", type=Path, default=RESULTS / "cpu_levers.json")
     cli.add_argument("--allocator-child", choices=["on", "off"], help=argparse.SUPPRESS)
     args = cli.parse_args()
     if args.allocator_child:
         allocator_child(args.allocator_child == "on", args.batch, args.steps)
         return
-    rounds, steps, batch = (1, 1, 32) if args.smoke else (args.rounds, args.steps, args.batch)
+    rounds, batch = (3, 32) if args.smoke else (args.rounds, args.batch)
     reuse_freed_memory()  # as fit trains; allocator_effect measures the difference it makes
     dtypes = {"float32": None} | ({"bfloat16": torch.bfloat16} if cpu_bfloat16() else {})
     setups = {}
@@ -201,9 +202,7 @@ def main() -> None:
             continue  # the plain network has no SE tail
         setups[f"{'SE-ResNet' if attention else 'ResNet'}: {rung}"] = build(attention, settings, batch)
 
-    per_round = interleaved_rounds(
-        {name: partial(rung_step, *setup) for name, setup in setups.items()}, rounds, steps
-    )
+    per_round = alternating_runs({name: partial(rung_step, *setup) for name, setup in setups.items()}, rounds)
     seconds_per_step = {name: statistics.median(times) for name, times in per_round.items()}
     names = list(setups)
     # Each rung's speed-up over the rung before it (same network), paired round by round.
@@ -213,7 +212,7 @@ def main() -> None:
         if before.split(":")[0] == name.split(":")[0]
     }
     allocator_rounds = 1 if args.smoke else 5
-    allocator = allocator_effect(batch, 4 if args.smoke else 40, allocator_rounds)
+    allocator = allocator_effect(batch, 4 if args.smoke else args.steps, allocator_rounds)
     print("allocator:", allocator)
     evaluation = {
         network: round(
@@ -245,7 +244,7 @@ def main() -> None:
     print({name: f"{peak / 1e9:.0f} GFLOP/s" for name, peak in peaks.items()})
     write_results(
         args.out, "cpu_levers (training step of the brief network, lever by lever)", "cpu",
-        batch=batch, steps_per_epoch=steps_per_epoch, rounds=rounds, steps_per_round=steps,
+        batch=batch, steps_per_epoch=steps_per_epoch, rounds=rounds, steps_per_round=1,
         matmul_size=size, peak_gflop_per_second={name: round(p / 1e9, 1) for name, p in peaks.items()},
         evaluation_seconds=evaluation, allocator=allocator, allocator_rounds=allocator_rounds,
         configurations=rows,

@@ -36,8 +36,13 @@ def timing_note(timing: Mapping) -> str:
     """Where the step times of :data:`TIMING_FILE` were measured, in one line."""
     return (
         f"Step times: {timing['device']}, commit {timing['commit']}, {timing['date'][:10]}, batch "
-        f"{timing['batch_size']}, {timing['rounds']} rounds of {timing['steps_per_round']} steps per variant."
+        f"{timing['batch_size']}, {_rounds(timing['rounds'], timing['steps_per_round'])}, taken in turns."
     )
+
+
+def _rounds(rounds: int, steps: int) -> str:
+    """``"201 rounds of one step per variant"``, ``"5 rounds of 10 steps per variant"``."""
+    return f"{rounds} rounds of {'one step' if steps == 1 else f'{steps} steps'} per variant"
 
 
 #: The ablation-cost benchmark's results, in the repository.

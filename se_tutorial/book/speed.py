@@ -2,7 +2,8 @@
 
 * :func:`lever_table` - the brief network's training step, lever by lever
   (``benchmarks/cpu_levers.py``), as seconds per epoch
-* :func:`recipe_table` - the recipe end to end over seeds (``benchmarks/cpu_recipe.py``)
+* :func:`recipe_table` - the recipe end to end over seeds, on one machine or several
+  (``benchmarks/cpu_recipe.py``)
 * :func:`se_overhead` - the SE-ResNet's step time over the ResNet's (``benchmarks/cpu_se_overhead.py``)
 * :func:`other_levers` - keeping freed memory, evaluation, and ``torch.compile``
   (``benchmarks/cpu_levers.py`` and ``benchmarks/cpu_compile.py``)
@@ -24,6 +25,8 @@ from .repository import repository_file
 
 LEVERS_FILE = "benchmarks/results/cpu_levers.json"
 RECIPE_FILE = "benchmarks/results/cpu_recipe.json"
+#: The recipe's records on every machine it was measured on: the latest, then earlier machines' (kept by name).
+RECIPE_FILES = (RECIPE_FILE, "benchmarks/results/cpu_recipe_intel_xeon.json")
 COMPILE_FILE = "benchmarks/results/cpu_compile.json"
 OVERHEAD_FILE = "benchmarks/results/cpu_se_overhead.json"
 #: What the book asks of SE on a CPU: a step at most this many times the plain network's.
@@ -69,26 +72,49 @@ def lever_table(levers: Mapping) -> NotedTable:
     return NotedTable(pd.DataFrame(rows).set_index("lever"), note)
 
 
-def recipe_table(recipe: Mapping) -> NotedTable:
-    """Each network's runs of the recipe: mean and lowest test accuracy, mean and longest wall time."""
+def recipe_table(*recipes: Mapping) -> NotedTable:
+    """Each machine's and network's runs of the recipe: mean and lowest test accuracy, mean and longest wall time.
+
+    ``recipes`` are records of the recipe benchmark, one per machine, all of
+    one recipe; a row is named by the machine's :func:`cpu_label` and the network.
+    """
     rows = {
-        name: {
+        (cpu_label(recipe["device"]), name): {
             "seeds": len(network["runs"]),
             "mean accuracy": f"{network['mean_accuracy']:.2%}",
             "lowest": f"{network['lowest_accuracy']:.2%}",
             "mean s": f"{network['mean_wall_seconds']:.1f}",
             "longest s": f"{network['longest_wall_seconds']:.1f}",
         }
+        for recipe in recipes
         for name, network in recipe["networks"].items()
     }
-    goal = recipe["goal"]
+    recipe, goal = recipes[0], recipes[0]["goal"]
+    machines = "; ".join(f"{cpu_label(r['device'])}: {measured_where(r)}" for r in recipes)
     note = (
         f"{recipe['budget']} budget: {recipe['epochs']} epochs, batch {recipe['batch_size']}, "
         f"{recipe['precision']}; wall time of fit (training and every epoch's evaluation); goal: mean "
         f"{goal['mean_accuracy']:.1%} or more, every seed {goal['lowest_accuracy']:.1%} or more, every run "
-        f"{goal['wall_seconds']:.0f} s or less; {measured_where(recipe)}."
+        f"{goal['wall_seconds']:.0f} s or less. {machines}."
     )
-    return NotedTable(pd.DataFrame.from_dict(rows, orient="index").rename_axis("network"), note)
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index = pd.MultiIndex.from_tuples(table.index, names=["CPU", "network"])
+    return NotedTable(table, note)
+
+
+def cpu_label(device: str) -> str:
+    """A CPU's name and its widest vector instructions, from a device string: ``"Intel Xeon, AVX-512"``.
+
+    >>> cpu_label("Intel(R) Xeon(R) Processor (family 6 model 167, x86_64, 2 threads, AVX2, AVX-512)")
+    'Intel Xeon, AVX-512'
+    >>> cpu_label("AMD EPYC (family 25 model 1, x86_64, 2 threads, AVX2)")
+    'AMD EPYC, AVX2'
+    """
+    name = device.split(" (")[0].replace("(R)", "").replace(" Processor", "").strip()
+    details = re.search(r"\(([^()]*)\)\s*$", device)  # the last parentheses: family, threads, ISAs
+    features = details[1].split(", ") if details else []
+    widest = next((isa for isa in ("AVX-512", "AVX2") if isa in features), None)
+    return f"{name}, {widest}" if widest else name
 
 
 def se_overhead(overhead: Mapping) -> NotedTable:
@@ -157,9 +183,10 @@ def other_levers(levers: Mapping, compiled: Mapping) -> NotedTable:
     runs = {network.removesuffix("-8"): row for network, row in compiled["networks"].items()}
     rows["torch.compile: compiling"] = {n: f"{row['compile_seconds']:.0f} s" for n, row in runs.items()}
     rows["torch.compile: step speed-up"] = {n: f"{row['speedup']:.2f}x" for n, row in runs.items()}
+    compile_where = "" if compiled["device"] == levers["device"] else f"{compiled['device']}, "
     note = (
         f"Steps: batch {levers['batch']}, median of {levers['allocator_rounds']} processes each way, taken "
-        f"in turns; compile: {compiled['precision']}, commit {compiled['commit'][:7]}. "
+        f"in turns; compile: {compiled['precision']}, {compile_where}commit {compiled['commit'][:7]}. "
         f"{measured_where(levers)}."
     )
     return NotedTable(pd.DataFrame.from_dict(rows, orient="index").rename_axis("measured"), note)

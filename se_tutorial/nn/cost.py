@@ -81,11 +81,30 @@ def se_extra_parameters(
 class SEBlockCost:
     """Cost of one SE block on a ``(C, H, W)`` feature map, per sample."""
 
+    channels: int
+    reduction_ratio: int
     hidden_channels: int
     parameters: int  #: weights of W1 and W2 (no biases)
     excitation_flops: int  #: the two matrix products, 2 FLOPs per multiply-add
     squeeze_ops: int  #: additions of global average pooling, ``C * H * W``
     scale_ops: int  #: multiplications of the scale step, ``C * H * W``
+
+    def describe(self) -> str:
+        """The costs, one per line, the parameters beside the paper's ``2 C^2 / r``.
+
+        >>> print(se_block_cost(256, 16, 14, 14).describe())
+        hidden units: 16
+        parameters:   8,192 (2 C^2 / r = 8,192)
+        FLOPs:        16,384 in the two layers
+        element-wise: 50,176 adds + 50,176 mults
+        """
+        formula = 2 * self.channels**2 / self.reduction_ratio
+        return "\n".join([
+            f"hidden units: {self.hidden_channels}",
+            f"parameters:   {self.parameters:,} (2 C^2 / r = {formula:,.0f})",
+            f"FLOPs:        {self.excitation_flops:,} in the two layers",
+            f"element-wise: {self.squeeze_ops:,} adds + {self.scale_ops:,} mults",
+        ])  # fmt: skip
 
 
 def se_block_cost(channels: int, reduction_ratio: int, height: int, width: int) -> SEBlockCost:
@@ -94,6 +113,8 @@ def se_block_cost(channels: int, reduction_ratio: int, height: int, width: int) 
     area = checks.positive_int("height", height) * checks.positive_int("width", width)
     weights = 2 * channels * hidden
     return SEBlockCost(
+        channels=channels,
+        reduction_ratio=reduction_ratio,
         hidden_channels=hidden,
         parameters=weights,
         excitation_flops=2 * weights,
@@ -119,6 +140,23 @@ class SEOverhead:
     @property
     def elementwise_ops(self) -> int:
         return self.squeeze_adds + self.scale_mults
+
+    def describe(self, base_macs: float) -> str:
+        """SE's share of a network of ``base_macs`` multiply-adds, counted without and with the passes.
+
+        The last two lines give the network's total in G, as the SENet paper
+        rounds it (to two decimals) and unrounded.
+        """
+        layers, passes = self.excitation_macs, self.excitation_macs + self.elementwise_ops
+        lines = [
+            f"{self.blocks} SE blocks",
+            f"two layers only:       {layers / 1e6:6.2f} M = {layers / base_macs:.3%}",
+            f"plus squeeze + scale:  {passes / 1e6:6.2f} M = {passes / base_macs:.3%}",
+        ]
+        for name, added in (("layers only", layers), ("with passes", passes)):
+            total = (base_macs + added) / 1e9
+            lines.append(f"with SE, {name}: {total:.4f} G, rounded {total:.2f} G")
+        return "\n".join(lines)
 
 
 def se_overhead(model: nn.Module, example_input: torch.Tensor | Sequence[int]) -> SEOverhead:

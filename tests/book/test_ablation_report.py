@@ -114,6 +114,12 @@ def test_costs_list_each_network_once_with_its_measured_step_time():
     # measured on another budget's network: no step times
     assert set(cost_table(["squeeze"], "full", timing)["step time vs SE"]) == {"-"}
     assert timing_note(timing).startswith(f"Step times: {timing['device']}, commit {timing['commit']}")
+    assert timing_note({**timing, "rounds": 201, "steps_per_round": 1}).endswith(
+        "201 rounds of one step per variant, taken in turns."
+    )
+    assert timing_note({**timing, "rounds": 5, "steps_per_round": 10}).endswith(
+        "5 rounds of 10 steps per variant, taken in turns."
+    )
 
 
 def test_variant_costs_read_the_benchmarks_results_from_the_repository(monkeypatch):

@@ -41,12 +41,19 @@ def test_the_recipe_table_summarises_each_network_and_names_the_recipe():
         "goal": {"mean_accuracy": 0.91, "lowest_accuracy": 0.905, "wall_seconds": 60.0},
         "networks": {"SE-ResNet-8": {**run, "mean_wall_seconds": 54.1, "longest_wall_seconds": 59.04}},
     }  # fmt: skip
-    shown = speed.recipe_table(recipe)
-    assert shown.table.loc["SE-ResNet-8"].to_dict() == {
+    xeon = {**recipe, "device": "Intel(R) Xeon(R) Processor (family 6 model 167, 2 threads, AVX2, AVX-512)",
+            "networks": {"ResNet-8": {**run, "mean_wall_seconds": 41.0, "longest_wall_seconds": 42.0}}}  # fmt: skip
+    shown = speed.recipe_table(recipe, xeon)
+    assert shown.table.loc[("AMD EPYC", "SE-ResNet-8")].to_dict() == {
         "seeds": 2, "mean accuracy": "92.14%", "lowest": "91.97%", "mean s": "54.1", "longest s": "59.0",
     }  # fmt: skip
+    assert shown.table.loc[("Intel Xeon, AVX-512", "ResNet-8"), "longest s"] == "42.0"
     assert shown.note.startswith("brief budget: 5 epochs, batch 128, bfloat16;")
-    assert "goal: mean 91.0% or more, every seed 90.5% or more, every run 60 s or less" in shown.note
+    assert "goal: mean 91.0% or more, every seed 90.5% or more, every run 60 s or less." in shown.note
+    assert (
+        "AMD EPYC: AMD EPYC (family 26 model 2), commit 1a2b3c4, 2026-12-02; Intel Xeon, AVX-512: "
+        in shown.note
+    )
 
 
 def test_the_other_levers_table_puts_allocator_evaluation_and_compile_side_by_side():
@@ -67,6 +74,8 @@ def test_the_other_levers_table_puts_allocator_evaluation_and_compile_side_by_si
     assert (
         "median of 3 processes each way" in shown.note and "compile: bfloat16, commit 1a2b3c4" in shown.note
     )
+    elsewhere = speed.other_levers(levers, {**compiled, "device": "Intel Xeon (AVX-512)"})
+    assert "compile: bfloat16, Intel Xeon (AVX-512), commit 1a2b3c4" in elsewhere.note  # its own machine
 
 
 def test_the_se_overhead_table_gives_each_networks_ratio_to_the_plain_step():

@@ -135,3 +135,16 @@ def test_se_adds_under_one_percent_to_resnet50s_flops():
 @pytest.mark.parametrize(("ratio", "stated"), [(16, 2_514_944), (4, 10_059_776), (32, 1_257_472)])
 def test_se_extra_parameters_for_resnet50_are_the_numbers_the_book_states(ratio, stated):
     assert se_extra_parameters([3, 4, 6, 3], [256, 512, 1024, 2048], ratio) == stated
+
+
+def test_se_overhead_describes_ses_share_without_and_with_the_passes():
+    from se_tutorial.nn.cost import SEOverhead
+
+    cost = SEOverhead(blocks=2, excitation_macs=2_000_000, squeeze_adds=3_000_000, scale_mults=3_000_000)
+    assert cost.describe(1e9).splitlines() == [
+        "2 SE blocks",
+        "two layers only:         2.00 M = 0.200%",
+        "plus squeeze + scale:    8.00 M = 0.800%",
+        "with SE, layers only: 1.0020 G, rounded 1.00 G",
+        "with SE, with passes: 1.0080 G, rounded 1.01 G",
+    ]
