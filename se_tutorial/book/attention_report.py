@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from operator import attrgetter
 
@@ -152,14 +152,23 @@ def module_costs(budget: str, repository: str) -> NotedTable:
     rows = {}
     for variant in SWEEPS[SWEEP].variants:
         model = network.model(**SWEEPS[SWEEP].fields(variant)).build(in_channels=1, num_classes=10)
-        time = times.get(f"{SWEEP}:{variant}", {}).get("time_vs_plain")
         rows[LABELS[variant]] = {
             "+ parameters": f"{count_parameters(model) - plain_parameters:,}",
             "+ kMACs": f"{(count_flops(model, EXAMPLE) - plain_flops) / 2e3:.1f}",
-            "step time vs plain": "-" if time is None else f"{time:.2f}x",
+            "step time vs plain": _time_cell(times.get(f"{SWEEP}:{variant}", {})),
         }
     frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis(columns="module")
     return NotedTable(frame, timing_note(timing))
+
+
+def _time_cell(timing: Mapping) -> str:
+    """``"1.03x [1.01, 1.05]"``: a step time relative to the plain network's, with its interval where measured."""
+    if "time_vs_plain" not in timing:
+        return "-"
+    interval = timing.get("time_vs_plain_interval_95")
+    return f"{timing['time_vs_plain']:.2f}x" + (
+        f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""
+    )
 
 
 #: The two comparisons the chapter reads together: every module against plain, and against SE.

@@ -94,6 +94,7 @@ def test_the_cost_table_reads_times_measured_on_its_budget_only(tmp_path, monkey
     variants = {
         f"attention:{v}": {"time_vs_plain": 1.0 + i / 10} for i, v in enumerate(SWEEPS["attention"].variants)
     }
+    variants["attention:eca"]["time_vs_plain_interval_95"] = [1.234, 1.3]  # newer files give the interval
     timing = {"budget": "brief", "device": "a CPU", "commit": "abc", "date": "2026-12-04T00:00:00",
               "batch_size": 128, "rounds": 5, "steps_per_round": 10, "variants": variants}  # fmt: skip
     (tmp_path / "timing.json").write_text(json.dumps(timing))
@@ -105,6 +106,8 @@ def test_the_cost_table_reads_times_measured_on_its_budget_only(tmp_path, monkey
     assert table.loc["plain ResNet", "+ parameters"] == "0" and table.loc["SimAM", "+ parameters"] == "0"
     assert table.loc["plain ResNet", "step time vs plain"] == "1.00x"
     assert table.loc["SE", "step time vs plain"] == "1.10x"
+    eca = variants["attention:eca"]["time_vs_plain"]
+    assert table.loc["ECA", "step time vs plain"] == f"{eca:.2f}x [1.23, 1.30]"
     assert table.loc["SE", "+ parameters"] == "896"  # 2 * (16*8 + 32*2 + 64*4), bias-free
     assert "a CPU, commit abc, 2026-12-04" in shown.note
     other = module_costs("smoke", "https://example.org/repo").table
