@@ -94,6 +94,8 @@ CHECKED = {
     ("04_training", "0.00"): lambda: _precision_benchmark("ResNet", "interval_points")[1],
     ("04_training", "0.55"): lambda: -_precision_benchmark("SE-ResNet", "interval_points")[0],
     ("04_training", "0.34"): lambda: _precision_benchmark("SE-ResNet", "interval_points")[1],
+    ("04_training", "1.09"): lambda: _precision_benchmark("ResNet", "median_speedup"),
+    ("04_training", "1.04"): lambda: _precision_benchmark("SE-ResNet", "median_speedup"),
     ("04_training", "0.1"): lambda: _train_config_default("label_smoothing"),
     ("04_training", "0.91"): lambda: round(1 - 0.1 + 0.1 / 10, 2),
     ("04_training", "0.01"): lambda: round(0.1 / 10, 2),

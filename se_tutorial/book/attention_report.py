@@ -166,8 +166,9 @@ def _time_cell(timing: Mapping) -> str:
     if "time_vs_plain" not in timing:
         return "-"
     interval = timing.get("time_vs_plain_interval_95")
+    # No-break spaces: a phone's narrow column must not split the interval over two lines.
     return f"{timing['time_vs_plain']:.2f}x" + (
-        f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""
+        f"\u00a0[{interval[0]:.2f},\u00a0{interval[1]:.2f}]" if interval else ""
     )
 
 

@@ -206,7 +206,7 @@ def trained_comparison(runs: Mapping[str, tuple[nn.Module, History]], example: t
             "-" if name == first else f"{(accuracy - reference.rows[-1]['test_accuracy']) * 100:+.2f}",
             f"{count_parameters(model):,}",
             f"{count_flops(model, tuple(example.shape)) / 1e6:.1f}",
-            f"{seconds(history):.0f}",
+            f"{seconds(history):.1f}",  # to the tenth, so the ratio below can be checked
             "-" if name == first else f"{seconds(history) / seconds(reference):.2f}x",
         ]
     names = ["test accuracy", f"minus {first} (points)", "parameters", "MFLOPs per image",

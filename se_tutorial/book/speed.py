@@ -150,9 +150,9 @@ def se_overhead(overhead: Mapping) -> NotedTable:
 
 
 def _ratio_cell(row: Mapping) -> str:
-    """``"1.02x [1.01, 1.03]"``: a ratio to the ResNet's step and its interval."""
+    """``"1.02x [1.01, 1.03]"``: a ratio to the ResNet's step and its interval (no-break spaces: one line)."""
     low, high = row["interval_95"]
-    return f"{row['ratio_to_resnet']:.2f}x [{low:.2f}, {high:.2f}]"
+    return f"{row['ratio_to_resnet']:.2f}x\u00a0[{low:.2f},\u00a0{high:.2f}]"
 
 
 def _network_label(name: str) -> str:

@@ -107,7 +107,7 @@ def test_the_cost_table_reads_times_measured_on_its_budget_only(tmp_path, monkey
     assert table.loc["plain ResNet", "step time vs plain"] == "1.00x"
     assert table.loc["SE", "step time vs plain"] == "1.10x"
     eca = variants["attention:eca"]["time_vs_plain"]
-    assert table.loc["ECA", "step time vs plain"] == f"{eca:.2f}x [1.23, 1.30]"
+    assert table.loc["ECA", "step time vs plain"] == f"{eca:.2f}x\u00a0[1.23,\u00a01.30]"
     assert table.loc["SE", "+ parameters"] == "896"  # 2 * (16*8 + 32*2 + 64*4), bias-free
     assert "a CPU, commit abc, 2026-12-04" in shown.note
     other = module_costs("smoke", "https://example.org/repo").table

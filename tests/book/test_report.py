@@ -102,7 +102,7 @@ def test_a_trained_comparison_puts_the_models_side_by_side():
     assert list(table.columns) == ["ResNet", "SE-ResNet"]
     se = table["SE-ResNet"]
     assert se["test accuracy"] == "91.50%" and se["minus ResNet (points)"] == "-0.55"
-    assert se["training time (s)"] == "75" and se["time vs ResNet"] == "1.25x"
+    assert se["training time (s)"] == "75.0" and se["time vs ResNet"] == "1.25x"
     assert se["parameters"] == f"{count_parameters(runs['SE-ResNet'][0]):,}"
     assert table["ResNet"]["minus ResNet (points)"] == "-"
 

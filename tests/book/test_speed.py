@@ -97,11 +97,11 @@ def test_the_se_overhead_table_gives_each_networks_ratio_to_the_plain_step():
     }  # fmt: skip
     shown = speed.se_overhead(overhead)
     assert shown.table.loc["brief: ResNet-8, float32"].to_dict() == {
-        "readable": "1.11x [1.10, 1.13]", "one function": "1.13x [1.12, 1.15]",
-        "compiled kernel": "1.04x [1.03, 1.06]",
+        "readable": "1.11x\u00a0[1.10,\u00a01.13]", "one function": "1.13x\u00a0[1.12,\u00a01.15]",
+        "compiled kernel": "1.04x\u00a0[1.03,\u00a01.06]",
     }  # fmt: skip
     assert shown.table.loc["brief: ResNet-8, bfloat16"].to_dict() == {
-        "readable": "1.18x [1.17, 1.20]", "one function": "1.07x [1.06, 1.09]", "compiled kernel": "-",
+        "readable": "1.18x\u00a0[1.17,\u00a01.20]", "one function": "1.07x\u00a0[1.06,\u00a01.09]", "compiled kernel": "-",
     }  # fmt: skip
     assert "Median over 61 rounds (brief) and 15 rounds (full) of each round's ratio" in shown.note
     assert "in brackets its 95% bootstrap interval; batch 128; goal: 1.05x or less" in shown.note
