@@ -4,11 +4,12 @@
 
 For each budget it trains the budget's SE-ResNet on Fashion-MNIST the way the
 chapters do and reports the seconds of training and evaluation (loading the
-data excluded): the median of ``--runs`` whole runs, since on a shared machine
-one run can be slowed by its neighbours. A budget too long to run whole on this device (``full`` on a
-CPU) is timed on a few training steps (after two warm-up steps) and one test
-batch instead, and estimated as ``epochs * (steps * step time + evaluation
-time)``; the results file says which. Results go to
+data excluded): the median of ``--runs`` whole runs, since on a shared
+machine one run can be slowed by its neighbours. A budget too long to run
+whole on this device (``full`` on a CPU) is timed on a few training steps
+(after two warm-up steps) and one test batch instead, and estimated as
+``epochs * (steps * step time + evaluation time)``; the results file says
+which. Results go to
 benchmarks/results/budget_times_<cpu|cuda>.json with provenance.
 """
 
@@ -95,11 +96,11 @@ def main() -> None:
     for name in args.budgets:
         budget = BUDGETS[name]
         data = prepare_data("fashion-mnist", budget=budget, device=device, seed=0)
-        model = budget.model(attention="se", seed=0).build(in_channels=1, num_classes=10)
+        spec = budget.model(attention="se", seed=0)
         if name not in sampled:
             runs = []
             for _ in range(args.runs):  # each from the same initial weights
-                model = budget.model(attention="se", seed=0).build(in_channels=1, num_classes=10)
+                model = spec.build(in_channels=1, num_classes=10)
                 history = fit(model, data, budget=budget, seed=0, progress=False)
                 runs.append(round(sum(history.column("seconds")), 1))
             rows[name] = {
@@ -112,6 +113,7 @@ def main() -> None:
             }
             print(f"{name:>5}: {rows[name]['model']}, {rows[name]['seconds_per_model']} s per model")
             continue
+        model = spec.build(in_channels=1, num_classes=10)
         ready_for_training(model, device, choose_precision(device))  # as fit trains it: SE's tail fused
         steps = min(3, len(data.train) - 2)
         times = step_seconds(model, data.train, steps)
