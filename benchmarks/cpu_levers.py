@@ -43,7 +43,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from results_record import alternating_runs, paired_ratios, write_results
+from results_record import alternating_runs, median_ratio, write_results
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -207,7 +207,7 @@ def main() -> None:
     names = list(setups)
     # Each rung's speed-up over the rung before it (same network), paired round by round.
     speedups = {
-        name: round(paired_ratios(per_round, before, name), 3)
+        name: round(median_ratio(per_round[before], per_round[name])["median"], 3)
         for before, name in itertools.pairwise(names)
         if before.split(":")[0] == name.split(":")[0]
     }

@@ -46,7 +46,7 @@ def interleaved_rounds(
     """Each pass's median time in every round, taken in turns: in each round each pass runs ``repeats`` times.
 
     Times of one round were taken within moments of each other, so their
-    ratios (:func:`paired_ratios`) cancel a slow spell of a shared machine.
+    ratios (:func:`median_ratio`) cancel a slow spell of a shared machine.
     """
     medians: dict[str, list[float]] = {name: [] for name in passes}
     for _ in range(rounds):
@@ -69,12 +69,6 @@ def interleaved_seconds(passes: dict[str, Callable[[], None]], rounds: int, repe
         name: statistics.median(values)
         for name, values in interleaved_rounds(passes, rounds, repeats).items()
     }
-
-
-def paired_ratios(per_round: dict[str, list[float]], numerator: str, denominator: str) -> float:
-    """The median over rounds of ``numerator``'s time over ``denominator``'s in the same round."""
-    pairs = zip(per_round[numerator], per_round[denominator], strict=True)
-    return statistics.median(a / b for a, b in pairs)
 
 
 def alternating_runs(runs: dict[str, Callable[[], None]], rounds: int) -> dict[str, list[float]]:
